@@ -3,6 +3,8 @@
  * the raw little-endian bytes in the stored dtype, plus the dtype name and shape.
  * Dtype names are safetensors' (F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL); TensorFlow strings are STRING.
  */
+import { openSync, fstatSync, readSync, closeSync } from "node:fs";
+
 export type DType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL" | "STRING";
 
 export const DTYPE_BYTES: Record<Exclude<DType, "STRING">, number> = {
@@ -112,4 +114,59 @@ export function fromFloat32(data: Float32Array, shape: number[]): TensorData {
   const bytes = new Uint8Array(data.length * 4);
   new Float32Array(bytes.buffer).set(data);
   return { dtype: "F32", shape: [...shape], bytes };
+}
+
+/** Bytes per element of a numeric dtype; throws for STRING. */
+export function elementSize(dtype: DType): number {
+  if (dtype === "STRING") throw new Error("STRING tensors have no fixed element size");
+  return DTYPE_BYTES[dtype];
+}
+
+/**
+ * The error every checkpoint reader throws for a damaged or unsupported file.
+ * The message starts with the file (path, or "<buffer>") and says what was wrong.
+ */
+export class CheckpointError extends Error {
+  override readonly name = "CheckpointError";
+  constructor(readonly file: string, readonly problem: string, options?: { cause?: unknown }) {
+    super(`${file}: ${problem}`, options);
+  }
+}
+
+/**
+ * Runs a parser and turns any low-level failure that escaped its own checks (a RangeError from a
+ * DataView or typed-array constructor, a TypeError, ...) into a CheckpointError naming the file,
+ * so callers always get one error type with a readable message.
+ */
+export function guardParse<T>(file: string, what: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    if (e instanceof Error && e.constructor === Error) throw new CheckpointError(file, msg, { cause: e });
+    throw new CheckpointError(file, `damaged ${what}: unexpected ${e instanceof Error ? e.name : "failure"} while parsing (${msg})`, { cause: e });
+  }
+}
+
+/**
+ * Reads a whole file. Unlike readFileSync this also works past 2 GiB (Node refuses to read more
+ * than 2 GiB in one call), reading in 1 GiB pieces into one buffer.
+ */
+export function readFileBytes(path: string): Uint8Array {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const out = Buffer.allocUnsafeSlow(size);
+    let pos = 0;
+    while (pos < size) {
+      const n = readSync(fd, out, pos, Math.min(size - pos, 1 << 30), pos);
+      if (n <= 0) throw new CheckpointError(path, `file shrank while reading (got ${pos} of ${size} bytes)`);
+      pos += n;
+    }
+    // a plain Uint8Array, so that .slice() copies (Buffer's slice is a view)
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } finally {
+    closeSync(fd);
+  }
 }

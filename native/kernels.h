@@ -1,0 +1,118 @@
+// Kernels of electra-ts: every op is a *_forward / *_backward pair with the same argument order
+// (outputs first, then inputs, then sizes), as in karpathy/llm.c.
+//
+// Dimension legend, used in every shape comment of native/ and src/:
+//   B  batch                    T  sequence length           N  rows (B*T, or a gathered subset)
+//   C  hidden size              E  embedding size            F  feed-forward (intermediate) size
+//   NH attention heads          HS head size (C / NH)        V  vocabulary size
+//   P  max positions            TV token types               M  gathered rows (e.g. masked positions)
+// Float tensors are contiguous row-major float32, ids are int32. "+=" marks gradients that accumulate
+// (so tied weights and gradient accumulation need no extra code); other outputs are overwritten.
+//
+// Two implementations sit behind one table: `fast` (OpenBLAS sgemm, OpenMP, vectorisable math) and
+// `naive` (plain loops, libm, double accumulators), the latter the yardstick the tests hold `fast` to.
+// The N-API glue (addon.cc) validates sizes and ids before calling in, so kernels assume valid input.
+#pragma once
+#include <cstdint>
+
+namespace electra {
+
+struct Kernels {
+  // out[N,OC] = inp[N,IC] @ weight[OC,IC]^T + bias[OC] (bias may be null)
+  void (*matmul_forward)(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC);
+  // dinp[N,IC] = (or +=, if accumulate) dout @ weight; dweight[OC,IC] += dout^T @ inp; dbias[OC] += sum_rows(dout).
+  // dinp, dweight and dbias may each be null (not needed).
+  void (*matmul_backward)(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const float* weight, int N, int IC, int OC, bool accumulate);
+
+  // pre[N,F] += bias[F] (bias may be null); out[N,F] = gelu(pre), exact erf form
+  void (*bias_gelu_forward)(float* out, float* pre, const float* bias, int N, int F);
+  // dinp[N,F] = dout * gelu'(pre); dinp may alias dout
+  void (*gelu_backward)(float* dinp, const float* dout, const float* pre, int N, int F);
+
+  // sum[N,C] = a + r (r may be null: then sum = a, which may alias); out = LayerNorm(sum) * weight + bias.
+  // mean[N], rstd[N] are saved for the backward pass.
+  void (*layernorm_forward)(float* out, float* sum, float* mean, float* rstd, const float* a, const float* r,
+                            const float* weight, const float* bias, int N, int C, float eps);
+  // dinp[N,C] = (or +=) d LayerNorm / d sum; dweight[C] +=, dbias[C] +=
+  void (*layernorm_backward)(float* dinp, float* dweight, float* dbias, const float* dout, const float* sum,
+                             const float* mean, const float* rstd, const float* weight, int N, int C, bool accumulate);
+
+  // out[B*T,E] = word[ids] + pos[t] + type[types]   (word[V,E], pos[P,E], type[TV,E])
+  void (*embeddings_forward)(float* out, const int32_t* ids, const int32_t* types, const float* word,
+                             const float* pos, const float* type, int B, int T, int E);
+  // dword[V,E] +=, dpos[P,E] +=, dtype[TV,E] += ; rows looked up with id == padding_idx get no gradient
+  void (*embeddings_backward)(float* dword, float* dpos, float* dtype, const float* dout, const int32_t* ids,
+                              const int32_t* types, int B, int T, int E, int padding_idx);
+
+  // Multi-head self-attention on packed projections qkv[B*T, 3C] (q | k | v, each head HS wide):
+  // probs[B,NH,T,T] = softmax(q k^T / sqrt(HS) + maskbias[b, key]); out[B*T,C] = dropout(probs) @ v.
+  // probs are saved before dropout; the dropout mask is a pure function of (seed, index).
+  void (*attention_forward)(float* out, float* probs, const float* qkv, const float* maskbias, int B, int T, int C,
+                            int NH, float dropout_p, uint64_t seed);
+  // dqkv[B*T,3C] = d out / d qkv (overwritten)
+  void (*attention_backward)(float* dqkv, const float* dout, const float* qkv, const float* probs, int B, int T,
+                             int C, int NH, float dropout_p, uint64_t seed);
+
+  // out[n] = keep(seed, i) ? inp[i] / (1 - p) : 0   (in place allowed)
+  void (*dropout_forward)(float* out, const float* inp, int64_t n, float p, uint64_t seed);
+  void (*dropout_backward)(float* dinp, const float* dout, int64_t n, float p, uint64_t seed);
+
+  // losses[N] = logsumexp(logits[N,V]) - logits[label] (0 where label == ignore_index)
+  void (*crossentropy_forward)(float* losses, const float* logits, const int32_t* labels, int N, int V,
+                               int ignore_index);
+  // dlogits[N,V] = (softmax(logits) - onehot(label)) * scale (0 rows where ignored); dlogits may alias logits
+  void (*crossentropy_backward)(float* dlogits, const float* logits, const int32_t* labels, int N, int V,
+                                int ignore_index, float scale);
+
+  // losses[N] = weight[i] * BCE(sigmoid(logit), target)   (weight 0/1 masks positions)
+  void (*bce_forward)(float* losses, const float* logits, const float* targets, const float* weights, int N);
+  // dlogits[N] = (sigmoid(logit) - target) * weight * scale
+  void (*bce_backward)(float* dlogits, const float* logits, const float* targets, const float* weights, int N,
+                       float scale);
+
+  // losses[N] = (pred - target)^2 ; dpred = 2 (pred - target) * scale
+  void (*mse_forward)(float* losses, const float* pred, const float* target, int N);
+  void (*mse_backward)(float* dpred, const float* pred, const float* target, int N, float scale);
+};
+
+extern const Kernels fast;
+extern const Kernels naive;
+
+// ---- helpers with one implementation (no forward/backward pair) ----
+
+// out[M,C] = inp[idx[m], :]; dinp[idx[m], :] += dout[m, :]
+void gather_rows(float* out, const float* inp, const int32_t* idx, int M, int C);
+void scatter_add_rows(float* dinp, const float* dout, const int32_t* idx, int M, int C);
+// out[N] = argmax over each row of inp[N,V] (first maximum wins)
+void argmax_rows(int32_t* out, const float* inp, int N, int V);
+// Gumbel-max sampling, as the official sample_from_softmax: argmax(logits / temp - log(-log(u + 1e-9) + 1e-9)),
+// u uniform from a counter-based generator keyed by (seed, row, column).
+void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed);
+
+struct Segment {  // a run of parameters with its own learning-rate scale and weight decay
+  int64_t offset, length;
+  float lr_scale, weight_decay;
+};
+// One Adam step over all segments. bias_correction: torch.optim.AdamW; otherwise the official
+// AdamWeightDecayOptimizer (no bias correction): p -= lr * (m / (sqrt(v) + eps) + wd * p).
+void adamw_step(float* params, const float* grads, float* m, float* v, const Segment* segs, int nsegs, float lr,
+                float beta1, float beta2, float eps, int64_t step, bool bias_correction);
+double sum_squares(const float* x, int64_t n);
+void scale_inplace(float* x, int64_t n, float s);
+int64_t count_nonfinite(const float* x, int64_t n);
+
+// The counter-based generator behind dropout and sampling: 64 random bits for (seed, index).
+static inline uint64_t hash64(uint64_t seed, uint64_t index) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ULL + index * 0xD1B54A32D192ED03ULL + 0x632BE59BD9B4E019ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+// Uniform in [0, 1) with 24 bits, exactly representable in float.
+static inline float uniform01(uint64_t seed, uint64_t index) {
+  return (float)(hash64(seed, index) >> 40) * (1.0f / 16777216.0f);
+}
+static inline bool dropout_keep(uint64_t seed, uint64_t index, float p) { return uniform01(seed, index) >= p; }
+
+}  // namespace electra

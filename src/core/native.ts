@@ -1,0 +1,92 @@
+/**
+ * The one module that loads the native addon (build/Release/electra_native.node, built by node-gyp from
+ * native/). Nothing else imports the .node file; everything else calls the shape-checked wrappers in ops.ts.
+ */
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { availableParallelism } from "node:os";
+
+type F32 = Float32Array;
+type F32n = Float32Array | null;
+type I32 = Int32Array;
+
+/** The raw addon interface; argument order mirrors native/kernels.h. Prefer the wrappers in ops.ts. */
+export interface NativeAddon {
+  matmul_forward(out: F32, inp: F32, weight: F32, bias: F32n, N: number, IC: number, OC: number): void;
+  matmul_backward(dinp: F32n, dweight: F32n, dbias: F32n, dout: F32, inp: F32, weight: F32, N: number, IC: number, OC: number, accumulate: boolean): void;
+  bias_gelu_forward(out: F32, pre: F32, bias: F32n, N: number, F: number): void;
+  gelu_backward(dinp: F32, dout: F32, pre: F32, N: number, F: number): void;
+  layernorm_forward(out: F32, sum: F32, mean: F32, rstd: F32, a: F32, r: F32n, weight: F32, bias: F32, N: number, C: number, eps: number): void;
+  layernorm_backward(dinp: F32, dweight: F32n, dbias: F32n, dout: F32, sum: F32, mean: F32, rstd: F32, weight: F32, N: number, C: number, accumulate: boolean): void;
+  embeddings_forward(out: F32, ids: I32, types: I32, word: F32, pos: F32, type: F32, B: number, T: number, E: number): void;
+  embeddings_backward(dword: F32n, dpos: F32n, dtype: F32n, dout: F32, ids: I32, types: I32, B: number, T: number, E: number, V: number, P: number, TV: number, paddingIdx: number): void;
+  attention_forward(out: F32, probs: F32, qkv: F32, maskbias: F32, B: number, T: number, C: number, NH: number, dropoutP: number, seed: number): void;
+  attention_backward(dqkv: F32, dout: F32, qkv: F32, probs: F32, B: number, T: number, C: number, NH: number, dropoutP: number, seed: number): void;
+  dropout_forward(out: F32, inp: F32, p: number, seed: number): void;
+  dropout_backward(dinp: F32, dout: F32, p: number, seed: number): void;
+  crossentropy_forward(losses: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number): void;
+  crossentropy_backward(dlogits: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number, scale: number): void;
+  bce_forward(losses: F32, logits: F32, targets: F32, weights: F32): void;
+  bce_backward(dlogits: F32, logits: F32, targets: F32, weights: F32, scale: number): void;
+  mse_forward(losses: F32, pred: F32, target: F32): void;
+  mse_backward(dpred: F32, pred: F32, target: F32, scale: number): void;
+  gather_rows(out: F32, inp: F32, idx: I32, C: number): void;
+  scatter_add_rows(dinp: F32, dout: F32, idx: I32, C: number): void;
+  argmax_rows(out: I32, inp: F32, V: number): void;
+  gumbel_argmax(out: I32, logits: F32, V: number, temperature: number, seed: number): void;
+  adamw_step(params: F32, grads: F32, m: F32, v: F32, segments: Float64Array, lr: number, beta1: number, beta2: number, eps: number, step: number, biasCorrection: boolean): void;
+  sum_squares(x: F32): number;
+  scale_inplace(x: F32, s: number): void;
+  count_nonfinite(x: F32): number;
+  set_threads(n: number): void;
+  get_threads(): number;
+  use_naive(on: boolean): void;
+  blas_config(): string;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) return dir;
+    dir = resolve(dir, "..");
+  }
+  throw new Error("electra-ts: cannot find the package root (binding.gyp) above " + fileURLToPath(import.meta.url));
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  const path = join(root, "build", "Release", "electra_native.node");
+  if (!existsSync(path)) {
+    throw new Error(`electra-ts: the native addon is not built (${path} is missing). Run \`bash setup.sh\` or \`npm install\` in ${root}.`);
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(path) as NativeAddon;
+  } catch (e) {
+    throw new Error(`electra-ts: cannot load the native addon ${path}: ${(e as Error).message}. ` +
+      "Is OpenBLAS installed (apt-get install libopenblas-openmp-dev)? Run `bash setup.sh`.");
+  }
+}
+
+export const native: NativeAddon = load();
+
+/** Threads for native kernels and OpenBLAS: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores. */
+export function setThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`threads must be a positive integer, got ${n}`);
+  native.set_threads(n);
+}
+export function getThreads(): number {
+  return native.get_threads();
+}
+{
+  const env = process.env.ELECTRA_THREADS ?? process.env.OMP_NUM_THREADS;
+  const n = env ? Number(env) : availableParallelism();
+  setThreads(Number.isInteger(n) && n > 0 ? n : availableParallelism());
+}
+
+/** Switches every kernel to the naive loops of native/naive.cc (tests) or back to the fast ones. */
+export function useNaiveKernels(on: boolean): void {
+  native.use_naive(on);
+}

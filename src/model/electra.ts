@@ -1,0 +1,548 @@
+/**
+ * The ELECTRA model: a post-LayerNorm BERT encoder with exact erf GELU, an embeddings_project when
+ * embedding_size != hidden_size, and its heads (discriminator, generator, sequence classifier), under
+ * Hugging Face parameter names and shapes. There is no autograd: each module's forward returns a "tape"
+ * of the activations its backward needs, and backward adds parameter gradients into the ParamStore.
+ *
+ * Shapes use the legend of native/kernels.h: B batch, T sequence, N = B*T, C hidden, E embedding,
+ * F intermediate, NH heads, V vocabulary, L labels, M gathered rows.
+ */
+import * as ops from "../core/ops.js";
+import { Arena } from "../core/arena.js";
+import { Rng } from "../core/rng.js";
+import type { ElectraConfig } from "./config.js";
+import { ParamStore } from "./params.js";
+
+/** The additive attention bias of a masked key, as transformers: torch.finfo(float32).min. */
+export const MASKED_KEY_BIAS = -3.4028234663852886e38;
+
+export interface Batch {
+  B: number;
+  T: number;
+  /** [B*T] token ids */
+  inputIds: Int32Array;
+  /** [B*T] segment ids (0/1) */
+  tokenTypeIds: Int32Array;
+  /** [B*T] 1 for real tokens, 0 for padding */
+  attentionMask: Int32Array;
+}
+
+/** Where a forward pass runs: its activation arena, whether dropout is on, and the dropout seeds. */
+export class RunContext {
+  readonly arena: Arena;
+  train: boolean;
+  readonly rng: Rng;
+
+  constructor(opts: { train?: boolean; seed?: number; arena?: Arena } = {}) {
+    this.train = opts.train ?? false;
+    this.rng = new Rng(opts.seed ?? 0);
+    this.arena = opts.arena ?? new Arena();
+  }
+
+  /** A fresh seed for one dropout site (0 when dropout is off, where it is unused). */
+  dropoutSeed(p: number): number {
+    return this.train && p > 0 ? this.rng.nextU32() : 0;
+  }
+}
+
+export function checkBatch(b: Batch, cfg: ElectraConfig, what = "batch"): void {
+  const n = b.B * b.T;
+  if (!Number.isInteger(b.B) || !Number.isInteger(b.T) || b.B < 1 || b.T < 1) throw new ops.ShapeError(`${what}: bad shape B=${b.B}, T=${b.T}`);
+  for (const [k, a] of [["inputIds", b.inputIds], ["tokenTypeIds", b.tokenTypeIds], ["attentionMask", b.attentionMask]] as const) {
+    if (!(a instanceof Int32Array)) throw new TypeError(`${what}: ${k} must be an Int32Array`);
+    if (a.length !== n) throw new ops.ShapeError(`${what}: ${k} has ${a.length} elements, expected B*T = ${b.B}*${b.T} = ${n}`);
+  }
+  if (b.T > cfg.max_position_embeddings) {
+    throw new ops.ShapeError(`${what}: sequence length ${b.T} exceeds max_position_embeddings ${cfg.max_position_embeddings}`);
+  }
+  for (let i = 0; i < n; i++) {
+    const id = b.inputIds[i];
+    if (id < 0 || id >= cfg.vocab_size) throw new RangeError(`${what}: token id ${id} at position ${i} is outside the vocabulary [0, ${cfg.vocab_size})`);
+    const t = b.tokenTypeIds[i];
+    if (t < 0 || t >= cfg.type_vocab_size) throw new RangeError(`${what}: token type id ${t} at position ${i} is outside [0, ${cfg.type_vocab_size})`);
+    const m = b.attentionMask[i];
+    if (m !== 0 && m !== 1) throw new RangeError(`${what}: attention mask value ${m} at position ${i} is not 0 or 1`);
+  }
+}
+
+interface LayerTape {
+  x: Float32Array; // [N,C] layer input
+  qkv: Float32Array; // [N,3C]
+  probs: Float32Array; // [B,NH,T,T]
+  att: Float32Array; // [N,C] attention output before the output dense
+  sum1: Float32Array; // [N,C] dropout(dense(att)) + x
+  mean1: Float32Array;
+  rstd1: Float32Array;
+  h1: Float32Array; // [N,C]
+  pre: Float32Array; // [N,F] before GELU
+  g: Float32Array; // [N,F] after GELU
+  sum2: Float32Array; // [N,C]
+  mean2: Float32Array;
+  rstd2: Float32Array;
+  seeds: [number, number, number]; // attention probs, attention output, FFN output dropout
+}
+
+export interface EncoderTape {
+  batch: Batch;
+  maskbias: Float32Array; // [B*T]
+  embRaw: Float32Array; // [N,E] word + position + type
+  embMean: Float32Array;
+  embRstd: Float32Array;
+  embOut: Float32Array; // [N,E] after LayerNorm and dropout (the projection's input)
+  embSeed: number;
+  /** hidden[0]: the (projected) embedding output, hidden[i]: the output of layer i. Each [N,C]. */
+  hidden: Float32Array[];
+  layers: LayerTape[];
+}
+
+/** ElectraModel: embeddings (+ embeddings_project) and the encoder layers. */
+export class Encoder {
+  readonly p: string;
+  readonly emb: string;
+  readonly project: boolean;
+
+  /**
+   * Declares the parameters `${prefix}embeddings.*`, `${prefix}embeddings_project.*`, `${prefix}encoder.layer.i.*`.
+   * With `sharedEmbeddings`, the embedding block is not declared but aliased to that prefix's (pretraining).
+   */
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "electra.", sharedEmbeddings?: string) {
+    this.p = prefix;
+    this.emb = `${prefix}embeddings.`;
+    this.project = cfg.embedding_size !== cfg.hidden_size;
+    const { vocab_size: V, embedding_size: E, hidden_size: C, intermediate_size: F, max_position_embeddings: P, type_vocab_size: TV } = cfg;
+    const tables: [string, number[]][] = [
+      ["word_embeddings.weight", [V, E]], ["position_embeddings.weight", [P, E]], ["token_type_embeddings.weight", [TV, E]],
+      ["LayerNorm.weight", [E]], ["LayerNorm.bias", [E]],
+    ];
+    for (const [n, shape] of tables) {
+      if (sharedEmbeddings) {
+        const target = store.spec(`${sharedEmbeddings}${n}`);
+        if (target.shape.join() !== shape.join()) {
+          throw new ops.ShapeError(`shared embedding ${sharedEmbeddings}${n} has shape [${target.shape}], this model needs [${shape}]`);
+        }
+        store.alias(this.emb + n, target.name);
+      } else {
+        store.declare(this.emb + n, shape, 0);
+      }
+    }
+    if (this.project) {
+      store.declare(`${prefix}embeddings_project.weight`, [C, E], 0);
+      store.declare(`${prefix}embeddings_project.bias`, [C], 0);
+    }
+    for (let i = 0; i < cfg.num_hidden_layers; i++) {
+      const l = this.layerPrefix(i), d = i + 1;
+      // query, key and value are declared back to back so that they form one [3C, C] matrix and one [3C] bias
+      for (const n of ["query", "key", "value"]) store.declare(`${l}attention.self.${n}.weight`, [C, C], d);
+      for (const n of ["query", "key", "value"]) store.declare(`${l}attention.self.${n}.bias`, [C], d);
+      store.declare(`${l}attention.output.dense.weight`, [C, C], d);
+      store.declare(`${l}attention.output.dense.bias`, [C], d);
+      store.declare(`${l}attention.output.LayerNorm.weight`, [C], d);
+      store.declare(`${l}attention.output.LayerNorm.bias`, [C], d);
+      store.declare(`${l}intermediate.dense.weight`, [F, C], d);
+      store.declare(`${l}intermediate.dense.bias`, [F], d);
+      store.declare(`${l}output.dense.weight`, [C, F], d);
+      store.declare(`${l}output.dense.bias`, [C], d);
+      store.declare(`${l}output.LayerNorm.weight`, [C], d);
+      store.declare(`${l}output.LayerNorm.bias`, [C], d);
+    }
+  }
+
+  layerPrefix(i: number): string {
+    return `${this.p}encoder.layer.${i}.`;
+  }
+
+  forward(ctx: RunContext, batch: Batch): EncoderTape {
+    const { cfg, store } = this;
+    checkBatch(batch, cfg);
+    const { B, T } = batch;
+    const N = B * T, E = cfg.embedding_size, C = cfg.hidden_size;
+    const a = ctx.arena;
+    const maskbias = a.alloc(N);
+    for (let i = 0; i < N; i++) maskbias[i] = batch.attentionMask[i] ? 0 : MASKED_KEY_BIAS;
+
+    // embeddings: LayerNorm(word + position + type) -> dropout -> (embeddings_project)
+    const embRaw = a.alloc(N * E), ln = a.alloc(N * E), embMean = a.alloc(N), embRstd = a.alloc(N);
+    ops.embeddingsForward(embRaw, batch.inputIds, batch.tokenTypeIds, store.get(this.emb + "word_embeddings.weight"),
+      store.get(this.emb + "position_embeddings.weight"), store.get(this.emb + "token_type_embeddings.weight"),
+      B, T, E, cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size);
+    ops.layernormForward(ln, embRaw, embMean, embRstd, embRaw, null, store.get(this.emb + "LayerNorm.weight"),
+      store.get(this.emb + "LayerNorm.bias"), N, E, cfg.layer_norm_eps);
+    const embSeed = ctx.dropoutSeed(cfg.hidden_dropout_prob);
+    const embOut = embSeed ? a.alloc(N * E) : ln;
+    if (embSeed) ops.dropoutForward(embOut, ln, cfg.hidden_dropout_prob, embSeed);
+    let h = embOut;
+    if (this.project) {
+      h = a.alloc(N * C);
+      ops.matmulForward(h, embOut, store.get(`${this.p}embeddings_project.weight`), store.get(`${this.p}embeddings_project.bias`), N, E, C);
+    }
+    const hidden = [h];
+    const layers: LayerTape[] = [];
+    for (let i = 0; i < cfg.num_hidden_layers; i++) {
+      const t = this.layerForward(ctx, i, h, maskbias, B, T);
+      layers.push(t);
+      h = t.out;
+      hidden.push(h);
+    }
+    return { batch, maskbias, embRaw, embMean, embRstd, embOut, embSeed, hidden, layers };
+  }
+
+  private layerForward(ctx: RunContext, i: number, x: Float32Array, maskbias: Float32Array, B: number, T: number): LayerTape & { out: Float32Array } {
+    const { cfg, store } = this;
+    const l = this.layerPrefix(i), a = ctx.arena;
+    const N = B * T, C = cfg.hidden_size, F = cfg.intermediate_size, NH = cfg.num_attention_heads, eps = cfg.layer_norm_eps;
+    const pAttn = cfg.attention_probs_dropout_prob, pHid = cfg.hidden_dropout_prob;
+    const seeds: [number, number, number] = [ctx.dropoutSeed(pAttn), ctx.dropoutSeed(pHid), ctx.dropoutSeed(pHid)];
+
+    const qkv = a.alloc(N * 3 * C);
+    ops.matmulForward(qkv, x, store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`),
+      store.span(`${l}attention.self.query.bias`, `${l}attention.self.value.bias`), N, C, 3 * C);
+    const probs = a.alloc(B * NH * T * T), att = a.alloc(N * C);
+    ops.attentionForward(att, probs, qkv, maskbias, B, T, C, NH, seeds[0] ? pAttn : 0, seeds[0]);
+    const ao = a.alloc(N * C);
+    ops.matmulForward(ao, att, store.get(`${l}attention.output.dense.weight`), store.get(`${l}attention.output.dense.bias`), N, C, C);
+    if (seeds[1]) ops.dropoutForward(ao, ao, pHid, seeds[1]);
+    const sum1 = ao, h1 = a.alloc(N * C), mean1 = a.alloc(N), rstd1 = a.alloc(N);
+    ops.layernormForward(h1, sum1, mean1, rstd1, ao, x, store.get(`${l}attention.output.LayerNorm.weight`),
+      store.get(`${l}attention.output.LayerNorm.bias`), N, C, eps);
+
+    const pre = a.alloc(N * F), g = a.alloc(N * F);
+    ops.matmulForward(pre, h1, store.get(`${l}intermediate.dense.weight`), null, N, C, F);
+    ops.biasGeluForward(g, pre, store.get(`${l}intermediate.dense.bias`), N, F);
+    const f = a.alloc(N * C);
+    ops.matmulForward(f, g, store.get(`${l}output.dense.weight`), store.get(`${l}output.dense.bias`), N, F, C);
+    if (seeds[2]) ops.dropoutForward(f, f, pHid, seeds[2]);
+    const sum2 = f, out = a.alloc(N * C), mean2 = a.alloc(N), rstd2 = a.alloc(N);
+    ops.layernormForward(out, sum2, mean2, rstd2, f, h1, store.get(`${l}output.LayerNorm.weight`), store.get(`${l}output.LayerNorm.bias`), N, C, eps);
+    return { x, qkv, probs, att, sum1, mean1, rstd1, h1, pre, g, sum2, mean2, rstd2, seeds, out };
+  }
+
+  /** Adds d loss / d parameters into the store's gradients, given d loss / d last hidden state [N,C]. */
+  backward(ctx: RunContext, tape: EncoderTape, dlast: Float32Array): void {
+    const { cfg, store } = this;
+    const { B, T } = tape.batch;
+    const N = B * T, C = cfg.hidden_size, E = cfg.embedding_size;
+    const a = ctx.arena;
+    const ping = [a.alloc(N * C), a.alloc(N * C)];
+    let d = dlast;
+    for (let i = cfg.num_hidden_layers - 1; i >= 0; i--) {
+      const m = a.mark();
+      const dx = ping[i % 2];
+      this.layerBackward(ctx, i, tape.layers[i], d, dx, B, T);
+      a.release(m);
+      d = dx;
+    }
+    // d embOut
+    let dEmb = d;
+    if (this.project) {
+      dEmb = a.alloc(N * E);
+      ops.matmulBackward(dEmb, store.g(`${this.p}embeddings_project.weight`), store.g(`${this.p}embeddings_project.bias`), d, tape.embOut,
+        store.get(`${this.p}embeddings_project.weight`), N, E, C);
+    }
+    if (tape.embSeed) ops.dropoutBackward(dEmb, dEmb, cfg.hidden_dropout_prob, tape.embSeed);
+    const dRaw = a.alloc(N * E);
+    ops.layernormBackward(dRaw, store.g(this.emb + "LayerNorm.weight"), store.g(this.emb + "LayerNorm.bias"), dEmb, tape.embRaw,
+      tape.embMean, tape.embRstd, store.get(this.emb + "LayerNorm.weight"), N, E);
+    ops.embeddingsBackward(store.g(this.emb + "word_embeddings.weight"), store.g(this.emb + "position_embeddings.weight"),
+      store.g(this.emb + "token_type_embeddings.weight"), dRaw, tape.batch.inputIds, tape.batch.tokenTypeIds, B, T, E,
+      cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size, cfg.pad_token_id);
+  }
+
+  private layerBackward(ctx: RunContext, i: number, t: LayerTape, dy: Float32Array, dx: Float32Array, B: number, T: number): void {
+    const { cfg, store } = this;
+    const l = this.layerPrefix(i), a = ctx.arena;
+    const N = B * T, C = cfg.hidden_size, F = cfg.intermediate_size, NH = cfg.num_attention_heads;
+    const pAttn = cfg.attention_probs_dropout_prob, pHid = cfg.hidden_dropout_prob;
+
+    // out = LN(dropout(dense2(g)) + h1)
+    const dsum2 = a.alloc(N * C);
+    ops.layernormBackward(dsum2, store.g(`${l}output.LayerNorm.weight`), store.g(`${l}output.LayerNorm.bias`), dy, t.sum2, t.mean2, t.rstd2,
+      store.get(`${l}output.LayerNorm.weight`), N, C);
+    let df = dsum2;
+    if (t.seeds[2]) {
+      df = a.alloc(N * C);
+      ops.dropoutBackward(df, dsum2, pHid, t.seeds[2]);
+    }
+    const dg = a.alloc(N * F);
+    ops.matmulBackward(dg, store.g(`${l}output.dense.weight`), store.g(`${l}output.dense.bias`), df, t.g, store.get(`${l}output.dense.weight`), N, F, C);
+    ops.geluBackward(dg, dg, t.pre, N, F);
+    const dh1 = a.alloc(N * C);
+    dh1.set(dsum2); // the residual branch
+    ops.matmulBackward(dh1, store.g(`${l}intermediate.dense.weight`), store.g(`${l}intermediate.dense.bias`), dg, t.h1,
+      store.get(`${l}intermediate.dense.weight`), N, C, F, true);
+
+    // h1 = LN(dropout(dense(att)) + x)
+    const dsum1 = a.alloc(N * C);
+    ops.layernormBackward(dsum1, store.g(`${l}attention.output.LayerNorm.weight`), store.g(`${l}attention.output.LayerNorm.bias`), dh1,
+      t.sum1, t.mean1, t.rstd1, store.get(`${l}attention.output.LayerNorm.weight`), N, C);
+    let dao = dsum1;
+    if (t.seeds[1]) {
+      dao = a.alloc(N * C);
+      ops.dropoutBackward(dao, dsum1, pHid, t.seeds[1]);
+    }
+    const datt = a.alloc(N * C);
+    ops.matmulBackward(datt, store.g(`${l}attention.output.dense.weight`), store.g(`${l}attention.output.dense.bias`), dao, t.att,
+      store.get(`${l}attention.output.dense.weight`), N, C, C);
+    const dqkv = a.alloc(N * 3 * C);
+    ops.attentionBackward(dqkv, datt, t.qkv, t.probs, B, T, C, NH, t.seeds[0] ? pAttn : 0, t.seeds[0]);
+    dx.set(dsum1); // the residual branch
+    ops.matmulBackward(dx, store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`, "grad"),
+      store.span(`${l}attention.self.query.bias`, `${l}attention.self.value.bias`, "grad"), dqkv, t.x,
+      store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`), N, C, 3 * C, true);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// heads
+
+export interface DiscriminatorTape {
+  h: Float32Array;
+  pre: Float32Array;
+  g: Float32Array;
+  N: number;
+}
+
+/** discriminator_predictions: dense(C, C) -> GELU -> dense_prediction(C, 1): one replaced-token logit per position. */
+export class DiscriminatorHead {
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, readonly p = "discriminator_predictions.") {
+    const C = cfg.hidden_size, d = cfg.num_hidden_layers + 2;
+    store.declare(`${p}dense.weight`, [C, C], d);
+    store.declare(`${p}dense.bias`, [C], d);
+    store.declare(`${p}dense_prediction.weight`, [1, C], d);
+    store.declare(`${p}dense_prediction.bias`, [1], d);
+  }
+
+  /** logits[N] from h[N,C] */
+  forward(ctx: RunContext, h: Float32Array, N: number): { logits: Float32Array; tape: DiscriminatorTape } {
+    const C = this.cfg.hidden_size, a = ctx.arena, s = this.store, p = this.p;
+    const pre = a.alloc(N * C), g = a.alloc(N * C), logits = a.alloc(N);
+    ops.matmulForward(pre, h, s.get(`${p}dense.weight`), null, N, C, C);
+    ops.biasGeluForward(g, pre, s.get(`${p}dense.bias`), N, C);
+    ops.matmulForward(logits, g, s.get(`${p}dense_prediction.weight`), s.get(`${p}dense_prediction.bias`), N, C, 1);
+    return { logits, tape: { h, pre, g, N } };
+  }
+
+  /** d loss / d h [N,C] from d loss / d logits [N] */
+  backward(ctx: RunContext, t: DiscriminatorTape, dlogits: Float32Array): Float32Array {
+    const C = this.cfg.hidden_size, N = t.N, a = ctx.arena, s = this.store, p = this.p;
+    const dg = a.alloc(N * C), dh = a.alloc(N * C);
+    ops.matmulBackward(dg, s.g(`${p}dense_prediction.weight`), s.g(`${p}dense_prediction.bias`), dlogits, t.g, s.get(`${p}dense_prediction.weight`), N, C, 1);
+    ops.geluBackward(dg, dg, t.pre, N, C);
+    ops.matmulBackward(dh, s.g(`${p}dense.weight`), s.g(`${p}dense.bias`), dg, t.h, s.get(`${p}dense.weight`), N, C, C);
+    return dh;
+  }
+}
+
+export interface GeneratorTape {
+  rows: Int32Array | null;
+  N: number;
+  M: number;
+  hs: Float32Array;
+  pre: Float32Array;
+  g: Float32Array;
+  mean: Float32Array;
+  rstd: Float32Array;
+  ln: Float32Array;
+}
+
+/**
+ * generator_predictions: dense(C, E) -> GELU -> LayerNorm(E), then generator_lm_head: logits = h word_embeddings^T + bias.
+ * Runs on selected rows only (the masked positions) when `rows` is given: the vocabulary projection is the
+ * costliest matrix product of a generator, and only masked positions have a loss.
+ */
+export class GeneratorHead {
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, readonly prefix = "", readonly wordEmbeddings = `${prefix}electra.embeddings.word_embeddings.weight`) {
+    const C = cfg.hidden_size, E = cfg.embedding_size, V = cfg.vocab_size, d = cfg.num_hidden_layers + 2;
+    store.declare(`${prefix}generator_predictions.dense.weight`, [E, C], d);
+    store.declare(`${prefix}generator_predictions.dense.bias`, [E], d);
+    store.declare(`${prefix}generator_predictions.LayerNorm.weight`, [E], d);
+    store.declare(`${prefix}generator_predictions.LayerNorm.bias`, [E], d);
+    store.alias(`${prefix}generator_lm_head.weight`, wordEmbeddings); // tied, as transformers
+    store.declare(`${prefix}generator_lm_head.bias`, [V], d);
+  }
+
+  /** logits[M,V] for rows (indices into h[N,C]) or all N rows */
+  forward(ctx: RunContext, h: Float32Array, N: number, rows: Int32Array | null): { logits: Float32Array; tape: GeneratorTape } {
+    const { cfg, store: s, prefix: p } = this;
+    const C = cfg.hidden_size, E = cfg.embedding_size, V = cfg.vocab_size, a = ctx.arena;
+    const M = rows ? rows.length : N;
+    let hs = h;
+    if (rows) {
+      hs = a.alloc(M * C);
+      ops.gatherRows(hs, h, rows, C);
+    }
+    const pre = a.alloc(M * E), g = a.alloc(M * E), ln = a.alloc(M * E), mean = a.alloc(M), rstd = a.alloc(M);
+    ops.matmulForward(pre, hs, s.get(`${p}generator_predictions.dense.weight`), null, M, C, E);
+    ops.biasGeluForward(g, pre, s.get(`${p}generator_predictions.dense.bias`), M, E);
+    ops.layernormForward(ln, g, mean, rstd, g, null, s.get(`${p}generator_predictions.LayerNorm.weight`),
+      s.get(`${p}generator_predictions.LayerNorm.bias`), M, E, cfg.layer_norm_eps);
+    const logits = a.alloc(M * V);
+    ops.matmulForward(logits, ln, s.get(this.wordEmbeddings), s.get(`${p}generator_lm_head.bias`), M, E, V);
+    return { logits, tape: { rows, N, M, hs, pre, g, mean, rstd, ln } };
+  }
+
+  /** d loss / d h [N,C] from d loss / d logits [M,V] */
+  backward(ctx: RunContext, t: GeneratorTape, dlogits: Float32Array): Float32Array {
+    const { cfg, store: s, prefix: p } = this;
+    const C = cfg.hidden_size, E = cfg.embedding_size, V = cfg.vocab_size, a = ctx.arena, M = t.M;
+    const dln = a.alloc(M * E), dg = a.alloc(M * E), dhs = a.alloc(M * C);
+    ops.matmulBackward(dln, s.g(this.wordEmbeddings), s.g(`${p}generator_lm_head.bias`), dlogits, t.ln, s.get(this.wordEmbeddings), M, E, V);
+    ops.layernormBackward(dg, s.g(`${p}generator_predictions.LayerNorm.weight`), s.g(`${p}generator_predictions.LayerNorm.bias`), dln, t.g,
+      t.mean, t.rstd, s.get(`${p}generator_predictions.LayerNorm.weight`), M, E);
+    ops.geluBackward(dg, dg, t.pre, M, E);
+    ops.matmulBackward(dhs, s.g(`${p}generator_predictions.dense.weight`), s.g(`${p}generator_predictions.dense.bias`), dg, t.hs,
+      s.get(`${p}generator_predictions.dense.weight`), M, C, E);
+    if (!t.rows) return dhs;
+    const dh = a.zeros(t.N * C);
+    ops.scatterAddRows(dh, dhs, t.rows, C);
+    return dh;
+  }
+}
+
+export interface ClassifierTape {
+  rows: Int32Array;
+  N: number;
+  x0: Float32Array; // [B,C] first-token states after dropout
+  pre: Float32Array | null;
+  gd: Float32Array | null; // [B,C] after GELU and dropout
+  seeds: [number, number];
+}
+
+/**
+ * Sequence classification on the first token. "hf": transformers' ElectraClassificationHead
+ * (dropout -> dense(C, C) -> GELU -> dropout -> out_proj(C, L)); "official": google-research/electra's
+ * (dropout -> dense(C, L), here named classifier.out_proj).
+ */
+export class ClassifierHead {
+  readonly kind: "hf" | "official";
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, readonly p = "classifier.") {
+    const C = cfg.hidden_size, L = cfg.num_labels, d = cfg.num_hidden_layers + 2;
+    this.kind = cfg.classifier_head ?? "hf";
+    if (this.kind === "hf") {
+      store.declare(`${p}dense.weight`, [C, C], d);
+      store.declare(`${p}dense.bias`, [C], d);
+    }
+    store.declare(`${p}out_proj.weight`, [L, C], d);
+    store.declare(`${p}out_proj.bias`, [L], d);
+  }
+
+  get dropout(): number {
+    return this.cfg.classifier_dropout ?? this.cfg.hidden_dropout_prob;
+  }
+
+  forward(ctx: RunContext, h: Float32Array, B: number, T: number): { logits: Float32Array; tape: ClassifierTape } {
+    const { cfg, store: s, p } = this;
+    const C = cfg.hidden_size, L = cfg.num_labels, a = ctx.arena, pd = this.dropout;
+    const rows = new Int32Array(B);
+    for (let b = 0; b < B; b++) rows[b] = b * T;
+    const x0 = a.alloc(B * C);
+    ops.gatherRows(x0, h, rows, C);
+    const seeds: [number, number] = [ctx.dropoutSeed(pd), this.kind === "hf" ? ctx.dropoutSeed(pd) : 0];
+    if (seeds[0]) ops.dropoutForward(x0, x0, pd, seeds[0]);
+    const logits = a.alloc(B * L);
+    if (this.kind === "official") {
+      ops.matmulForward(logits, x0, s.get(`${p}out_proj.weight`), s.get(`${p}out_proj.bias`), B, C, L);
+      return { logits, tape: { rows, N: B * T, x0, pre: null, gd: null, seeds } };
+    }
+    const pre = a.alloc(B * C), gd = a.alloc(B * C);
+    ops.matmulForward(pre, x0, s.get(`${p}dense.weight`), null, B, C, C);
+    ops.biasGeluForward(gd, pre, s.get(`${p}dense.bias`), B, C);
+    if (seeds[1]) ops.dropoutForward(gd, gd, pd, seeds[1]);
+    ops.matmulForward(logits, gd, s.get(`${p}out_proj.weight`), s.get(`${p}out_proj.bias`), B, C, L);
+    return { logits, tape: { rows, N: B * T, x0, pre, gd, seeds } };
+  }
+
+  backward(ctx: RunContext, t: ClassifierTape, dlogits: Float32Array): Float32Array {
+    const { cfg, store: s, p } = this;
+    const C = cfg.hidden_size, L = cfg.num_labels, a = ctx.arena, B = t.rows.length, pd = this.dropout;
+    const dx0 = a.alloc(B * C);
+    if (this.kind === "official") {
+      ops.matmulBackward(dx0, s.g(`${p}out_proj.weight`), s.g(`${p}out_proj.bias`), dlogits, t.x0, s.get(`${p}out_proj.weight`), B, C, L);
+    } else {
+      const dg = a.alloc(B * C);
+      ops.matmulBackward(dg, s.g(`${p}out_proj.weight`), s.g(`${p}out_proj.bias`), dlogits, t.gd!, s.get(`${p}out_proj.weight`), B, C, L);
+      if (t.seeds[1]) ops.dropoutBackward(dg, dg, pd, t.seeds[1]);
+      ops.geluBackward(dg, dg, t.pre!, B, C);
+      ops.matmulBackward(dx0, s.g(`${p}dense.weight`), s.g(`${p}dense.bias`), dg, t.x0, s.get(`${p}dense.weight`), B, C, C);
+    }
+    if (t.seeds[0]) ops.dropoutBackward(dx0, dx0, pd, t.seeds[0]);
+    const dh = a.zeros(t.N * C);
+    ops.scatterAddRows(dh, dx0, t.rows, C);
+    return dh;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// whole models (Hugging Face classes)
+
+export type ModelKind = "discriminator" | "generator" | "classifier";
+
+/** ElectraForPreTraining: the discriminator. */
+export class ElectraForPreTraining {
+  readonly kind = "discriminator" as const;
+  readonly encoder: Encoder;
+  readonly head: DiscriminatorHead;
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "", sharedEmbeddings?: string) {
+    this.encoder = new Encoder(cfg, store, `${prefix}electra.`, sharedEmbeddings);
+    this.head = new DiscriminatorHead(cfg, store, `${prefix}discriminator_predictions.`);
+  }
+  forward(ctx: RunContext, batch: Batch) {
+    const enc = this.encoder.forward(ctx, batch);
+    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch.B * batch.T);
+    return { logits, hidden: enc.hidden, enc, tape };
+  }
+  backward(ctx: RunContext, out: ReturnType<ElectraForPreTraining["forward"]>, dlogits: Float32Array): void {
+    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
+  }
+}
+
+/** ElectraForMaskedLM: the generator (lm head tied to its word embeddings). */
+export class ElectraForMaskedLM {
+  readonly kind = "generator" as const;
+  readonly encoder: Encoder;
+  readonly head: GeneratorHead;
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "", sharedEmbeddings?: string) {
+    this.encoder = new Encoder(cfg, store, `${prefix}electra.`, sharedEmbeddings);
+    this.head = new GeneratorHead(cfg, store, prefix);
+  }
+  /** logits [M,V] at `rows` (flattened b*T+t indices), or [N,V] at every position when rows is null */
+  forward(ctx: RunContext, batch: Batch, rows: Int32Array | null = null) {
+    const enc = this.encoder.forward(ctx, batch);
+    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch.B * batch.T, rows);
+    return { logits, hidden: enc.hidden, enc, tape };
+  }
+  backward(ctx: RunContext, out: ReturnType<ElectraForMaskedLM["forward"]>, dlogits: Float32Array): void {
+    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
+  }
+}
+
+/** ElectraForSequenceClassification (regression when num_labels = 1). */
+export class ElectraForSequenceClassification {
+  readonly kind = "classifier" as const;
+  readonly encoder: Encoder;
+  readonly head: ClassifierHead;
+  constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "") {
+    this.encoder = new Encoder(cfg, store, `${prefix}electra.`);
+    this.head = new ClassifierHead(cfg, store, `${prefix}classifier.`);
+  }
+  /** logits [B,L] */
+  forward(ctx: RunContext, batch: Batch) {
+    const enc = this.encoder.forward(ctx, batch);
+    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch.B, batch.T);
+    return { logits, hidden: enc.hidden, enc, tape };
+  }
+  backward(ctx: RunContext, out: ReturnType<ElectraForSequenceClassification["forward"]>, dlogits: Float32Array): void {
+    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
+  }
+}
+
+export type ElectraModel = ElectraForPreTraining | ElectraForMaskedLM | ElectraForSequenceClassification;
+
+/** Builds a model of the given kind in a fresh ParamStore (allocated, zero-filled). */
+export function createModel(kind: ModelKind, cfg: ElectraConfig): ElectraModel {
+  const store = new ParamStore();
+  const m = kind === "discriminator" ? new ElectraForPreTraining(cfg, store)
+    : kind === "generator" ? new ElectraForMaskedLM(cfg, store)
+    : new ElectraForSequenceClassification(cfg, store);
+  store.finalize();
+  return m;
+}
