@@ -1,0 +1,132 @@
+/**
+ * Times ELECTRA-Small workloads, the same ones ../shared/reference/electra_ref.py times in PyTorch:
+ *   infer     sequence-classification forward (no dropout, no tape kept beyond the arena)
+ *   finetune  forward + cross-entropy + backward + clipping (1.0) + AdamW, dropout on
+ *   pretrain  generator (1/4 width) on the masked input + Gumbel sampling + discriminator + both backward
+ *             passes + clipping + AdamW, embeddings shared
+ * and prints one JSON line (tokens_per_second, seconds_per_step = the median of --steps timed steps after
+ * 2 warm-up steps, peak RSS). With --compare, runs the PyTorch reference right after, in the same process
+ * tree and on the same threads, and adds its figures and the ratio.
+ *
+ *   npm run bench -- --what infer|finetune|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--compare]
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { setThreads, getThreads } from "../src/core/native.js";
+import { Rng } from "../src/core/rng.js";
+import { parseConfig } from "../src/model/config.js";
+import { createModel, RunContext, type Batch, ElectraForSequenceClassification } from "../src/model/electra.js";
+import { crossEntropyLoss } from "../src/model/losses.js";
+import { initParams } from "../src/model/params.js";
+import { AdamW, clipGradNorm } from "../src/train/optimizer.js";
+import { RtdModel } from "../src/train/rtd.js";
+
+const SMALL = {
+  vocab_size: 30522, embedding_size: 128, hidden_size: 256, num_hidden_layers: 12, num_attention_heads: 4,
+  intermediate_size: 1024, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 512,
+};
+const SMALL_GENERATOR = { ...SMALL, hidden_size: 64, num_attention_heads: 1, intermediate_size: 256 };
+const MASK_ID = 103;
+
+const { values: args } = parseArgs({
+  options: {
+    what: { type: "string", default: "infer" },
+    batch: { type: "string", default: "8" },
+    seq: { type: "string", default: "128" },
+    threads: { type: "string", default: "2" },
+    steps: { type: "string", default: "5" },
+    compare: { type: "boolean", default: false },
+  },
+});
+const what = args.what!;
+const B = Number(args.batch), T = Number(args.seq), threads = Number(args.threads), steps = Number(args.steps);
+if (!["infer", "finetune", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune or pretrain, got ${what}`);
+setThreads(threads);
+
+const rng = new Rng(0);
+const N = B * T;
+const batch: Batch = {
+  B, T,
+  inputIds: Int32Array.from({ length: N }, () => rng.randint(1000, 29999)),
+  tokenTypeIds: new Int32Array(N),
+  attentionMask: new Int32Array(N).fill(1),
+};
+
+function makeStep(): () => void {
+  if (what === "infer" || what === "finetune") {
+    const cfg = parseConfig({ ...SMALL, num_labels: 2 });
+    const model = createModel("classifier", cfg) as ElectraForSequenceClassification;
+    initParams(model.store, cfg.initializer_range, 1);
+    const ctx = new RunContext({ train: what === "finetune", seed: 1 });
+    if (what === "infer") {
+      return () => {
+        ctx.arena.reset();
+        model.forward(ctx, batch);
+      };
+    }
+    const labels = Int32Array.from({ length: B }, () => rng.randint(0, 1));
+    const opt = new AdamW(model.store, { weightDecay: 0.01, biasCorrection: true });
+    return () => {
+      ctx.arena.reset();
+      model.store.zeroGrad();
+      const out = model.forward(ctx, batch);
+      const loss = crossEntropyLoss(ctx, out.logits, labels, B, 2);
+      model.backward(ctx, out, loss.dlogits);
+      clipGradNorm(model.store.grad, 1.0);
+      opt.update(1e-4);
+    };
+  }
+  const rtd = new RtdModel(parseConfig(SMALL), parseConfig(SMALL_GENERATOR));
+  initParams(rtd.store, 0.02, 1);
+  const ctx = new RunContext({ train: true, seed: 1 });
+  const opt = new AdamW(rtd.store, { weightDecay: 0.01 });
+  return () => {
+    ctx.arena.reset();
+    rtd.store.zeroGrad();
+    const rows: number[] = [];
+    const genIn = Int32Array.from(batch.inputIds);
+    for (let i = 0; i < N; i++) if (rng.uniform() < 0.15) {
+      rows.push(i);
+      genIn[i] = MASK_ID;
+    }
+    rtd.step(ctx, { batch, generatorInputIds: genIn, maskedRows: Int32Array.from(rows) });
+    clipGradNorm(rtd.store.grad, 1.0);
+    opt.update(5e-4);
+  };
+}
+
+const step = makeStep();
+for (let i = 0; i < 2; i++) step();
+const times: number[] = [];
+for (let i = 0; i < steps; i++) {
+  const t0 = process.hrtime.bigint();
+  step();
+  times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+}
+times.sort((a, b) => a - b);
+const median = times[Math.floor(times.length / 2)];
+const result: Record<string, unknown> = {
+  impl: "electra-ts", what, batch: B, seq: T, threads: getThreads(), seconds_per_step: +median.toFixed(5),
+  tokens_per_second: +(N / median).toFixed(1), peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+};
+
+if (args.compare) {
+  const ref = resolve(process.cwd(), "..", "shared", "reference", "electra_ref.py");
+  if (!existsSync(ref)) {
+    result.reference = `skipped: ${ref} is absent`;
+  } else {
+    const r = spawnSync("/usr/bin/python3", [ref, "bench", "--what", what, "--batch", String(B), "--seq", String(T), "--threads", String(threads), "--steps", String(steps)],
+      { encoding: "utf8" });
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    try {
+      const ref = JSON.parse(line) as { tokens_per_second: number; seconds_per_step: number };
+      result.reference = ref;
+      result.ratio = +((result.tokens_per_second as number) / ref.tokens_per_second).toFixed(2);
+    } catch {
+      result.reference = `failed: ${(r.stderr || line).trim().split("\n").pop()}`;
+    }
+  }
+}
+console.log(JSON.stringify(result));
