@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+/** The `electra` command. Errors print one line (`electra: ...`); ELECTRA_DEBUG=1 shows the stack. */
+import { Command } from "commander";
+import { demoCommand, pretrainCommand } from "./pretrain.js";
+
+const program = new Command("electra")
+  .description("ELECTRA in TypeScript: pretrain, fine-tune, evaluate, convert and serve")
+  .showHelpAfterError("(run with --help for the options)")
+  .configureHelp({ showGlobalOptions: true });
+program.addCommand(demoCommand(), { isDefault: true });
+program.addCommand(pretrainCommand());
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  const err = e as Error;
+  console.error(`electra: ${err?.message ?? String(e)}`);
+  if (process.env.ELECTRA_DEBUG) console.error(err?.stack);
+  process.exit(1);
+});

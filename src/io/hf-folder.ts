@@ -1,0 +1,157 @@
+/**
+ * Hugging Face model folders, in and out:
+ *   config.json                      the model config (src/model/config.ts checks it)
+ *   model.safetensors | pytorch_model.bin   weights under Hugging Face names (safetensors preferred, as transformers)
+ *   vocab.txt and/or tokenizer.json  the WordPiece vocabulary
+ * Loading into a model is strict by default: missing and unexpected keys are named in the error. The tied
+ * generator_lm_head.weight may be present or absent (it is the word embedding matrix).
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join, basename } from "node:path";
+import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
+import type { ParamStore } from "../model/params.js";
+import { readPytorchBin } from "./pytorch-bin.js";
+import { readSafetensors, serializeSafetensors } from "./safetensors.js";
+import { fromFloat32, numel, toFloat32, type TensorData } from "./tensor-data.js";
+
+export interface HfFolder {
+  dir: string;
+  config: ElectraConfig;
+  /** the parsed config.json as written (architectures, id2label, ...) */
+  rawConfig: Record<string, unknown>;
+  tensors: Map<string, TensorData>;
+  weightsFile: string;
+  /** tokenizer.json if present, else vocab.txt, else null */
+  tokenizerFile: string | null;
+}
+
+export function readHfFolder(dir: string): HfFolder {
+  if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
+  const cfgPath = join(dir, "config.json");
+  if (!existsSync(cfgPath)) throw new Error(`${dir} has no config.json: not a Hugging Face model folder`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(cfgPath, "utf8"));
+  } catch (e) {
+    throw new Error(`${cfgPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  const config = parseConfig(raw, cfgPath);
+  const st = join(dir, "model.safetensors"), bin = join(dir, "pytorch_model.bin");
+  let tensors: Map<string, TensorData>, weightsFile: string;
+  if (existsSync(st)) {
+    tensors = readSafetensors(st).tensors;
+    weightsFile = st;
+  } else if (existsSync(bin)) {
+    tensors = readPytorchBin(bin);
+    weightsFile = bin;
+  } else {
+    throw new Error(`${dir} has neither model.safetensors nor pytorch_model.bin`);
+  }
+  const tj = join(dir, "tokenizer.json"), vt = join(dir, "vocab.txt");
+  const tokenizerFile = existsSync(tj) ? tj : existsSync(vt) ? vt : null;
+  return { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile };
+}
+
+export interface LoadOptions {
+  /** prefix of the model's names in the store ("" for a lone model, "discriminator." in pretraining) */
+  prefix?: string;
+  /** store names (without prefix) that may stay unloaded: e.g. a new task head ("classifier.") */
+  allowMissing?: string[];
+  /** checkpoint names that may be ignored: e.g. another model's head */
+  allowUnexpected?: string[];
+  /** the file's name, for errors */
+  source?: string;
+}
+
+export interface LoadReport {
+  loaded: string[];
+  missing: string[];
+  unexpected: string[];
+}
+
+const TIED = "generator_lm_head.weight";
+
+/**
+ * Copies checkpoint tensors into the store (converting F16/BF16/F64 to float32). Keys without the "electra."
+ * prefix (a bare ElectraModel checkpoint) are accepted for the encoder. Throws, naming them, on missing or
+ * unexpected keys not allowed by the options, and on shape mismatches.
+ */
+export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData>, opts: LoadOptions = {}): LoadReport {
+  const prefix = opts.prefix ?? "";
+  const src = opts.source ?? "checkpoint";
+  const wanted = new Map<string, string>(); // local name -> store name
+  for (const [name] of store.allNames()) if (name.startsWith(prefix)) wanted.set(name.slice(prefix.length), name);
+  const loaded = new Set<string>(), unexpected: string[] = [];
+  const problems: string[] = [];
+  for (const [key, td] of tensors) {
+    let local = key;
+    if (!wanted.has(local) && wanted.has(`electra.${local}`)) local = `electra.${local}`;
+    const target = wanted.get(local);
+    if (!target) {
+      unexpected.push(key);
+      continue;
+    }
+    const spec = store.spec(target);
+    if (td.shape.join() !== spec.shape.join()) {
+      problems.push(`${key}: shape [${td.shape}] in ${src}, the model has [${spec.shape}]`);
+      continue;
+    }
+    if (td.dtype === "STRING" || numel(td.shape) !== spec.size) {
+      problems.push(`${key}: ${td.dtype} tensor cannot be loaded as float32`);
+      continue;
+    }
+    store.get(target).set(toFloat32(td));
+    loaded.add(spec.name); // the storage, so that aliases count as loaded
+  }
+  const missing: string[] = [];
+  for (const [local, target] of wanted) {
+    if (loaded.has(store.spec(target).name)) continue;
+    if (local === TIED) continue; // tied: loaded through the word embeddings, or reported there
+    missing.push(local);
+  }
+  const allowed = (n: string, list?: string[]) => (list ?? []).some((p) => n.startsWith(p));
+  const badMissing = missing.filter((n) => !allowed(n, opts.allowMissing));
+  const badUnexpected = unexpected.filter((n) => !allowed(n, opts.allowUnexpected));
+  if (badMissing.length) problems.push(`missing from ${src}: ${badMissing.join(", ")}`);
+  if (badUnexpected.length) problems.push(`unexpected in ${src} (not part of this model): ${badUnexpected.join(", ")}`);
+  if (problems.length) throw new Error(`cannot load ${src}:\n  ${problems.join("\n  ")}`);
+  return { loaded: [...loaded], missing, unexpected };
+}
+
+/** A model's tensors under Hugging Face names (prefix stripped, the tied lm head left out, as transformers saves). */
+export function exportTensors(store: ParamStore, prefix = ""): Map<string, TensorData> {
+  const out = new Map<string, TensorData>();
+  for (const [name, spec] of store.allNames()) {
+    if (!name.startsWith(prefix)) continue;
+    const local = name.slice(prefix.length);
+    if (local === TIED) continue;
+    out.set(local, fromFloat32(store.get(name), spec.shape));
+  }
+  return out;
+}
+
+export interface SaveOptions {
+  prefix?: string;
+  architecture: "ElectraForPreTraining" | "ElectraForMaskedLM" | "ElectraForSequenceClassification";
+  /** vocab.txt and/or tokenizer.json files to copy beside the weights */
+  tokenizerFiles?: string[];
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Writes a Hugging Face folder atomically: everything goes to DIR.tmp-PID, which then replaces DIR, so an
+ * interrupted save leaves the previous folder intact.
+ */
+export function saveHfFolder(dir: string, store: ParamStore, config: ElectraConfig, opts: SaveOptions): void {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  const cfg = { ...configToJson(config), architectures: [opts.architecture] };
+  writeFileSync(join(tmp, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
+  writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(exportTensors(store, opts.prefix ?? ""), { format: "pt", ...opts.metadata }));
+  for (const f of opts.tokenizerFiles ?? []) copyFileSync(f, join(tmp, basename(f)));
+  const old = `${dir}.old-${process.pid}`;
+  if (existsSync(dir)) renameSync(dir, old);
+  renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
+}

@@ -1,0 +1,244 @@
+/**
+ * ELECTRA pretraining loop (replaced token detection) as google-research/electra's run_pretraining.py runs it:
+ * example file -> shuffled batches -> official masking -> generator + Gumbel sampling + discriminator (rtd.ts)
+ * -> global-norm clipping at 1.0 -> Adam with decoupled weight decay 0.01, eps 1e-6, no bias correction
+ * -> learning rate: peak * (1 - step / total) * min(1, step / warmup).
+ * Writes OUT/metrics.jsonl, OUT/discriminator/ and OUT/generator/ (Hugging Face folders), and
+ * OUT/checkpoint/ (optimizer, RNG and data position) for an exact resume.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Rng } from "../core/rng.js";
+import { maskBatch, maxPredictionsPerSeq } from "../data/masking.js";
+import { ExampleFile, PretrainDataLoader, type LoaderPosition } from "../data/pretrain-builder.js";
+import type { WordPieceTokenizer } from "../data/tokenizer.js";
+import { readSafetensors, serializeSafetensors } from "../io/safetensors.js";
+import { fromFloat32, toFloat32 } from "../io/tensor-data.js";
+import { loadIntoStore, readHfFolder, saveHfFolder } from "../io/hf-folder.js";
+import { parseConfig, type ElectraConfig } from "../model/config.js";
+import { RunContext, type Batch } from "../model/electra.js";
+import { initParams } from "../model/params.js";
+import { AdamW, clipGradNorm } from "./optimizer.js";
+import { DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
+
+/** Global-norm clip (run_pretraining.py via optimization.py: clip_by_global_norm(grads, 1.0)). */
+export const CLIP_NORM = 1.0;
+/** Weight decay of the official optimizer (configure_pretraining.py: weight_decay_rate = 0.01). */
+export const WEIGHT_DECAY = 0.01;
+
+export interface Preset {
+  /** the discriminator's config keys */
+  model: Partial<ElectraConfig>;
+  /** generator width as a fraction of the discriminator's (configure_pretraining.py generator_hidden_size) */
+  generatorFraction: number;
+  lr: number;
+  maskProb: number;
+  batchSize: number;
+  maxSeqLength: number;
+}
+
+const COMMON = { vocab_size: 30522, max_position_embeddings: 512, type_vocab_size: 2, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1 };
+/** Sizes from the paper / configure_pretraining.py (see ELECTRA-NOTES); tiny is ours, for minutes-long runs. */
+export const PRESETS: Record<string, Preset> = {
+  tiny: { model: { ...COMMON, embedding_size: 128, hidden_size: 128, num_hidden_layers: 4, num_attention_heads: 2, intermediate_size: 512 }, generatorFraction: 0.25, lr: 5e-4, maskProb: 0.15, batchSize: 32, maxSeqLength: 128 },
+  small: { model: { ...COMMON, embedding_size: 128, hidden_size: 256, num_hidden_layers: 12, num_attention_heads: 4, intermediate_size: 1024 }, generatorFraction: 0.25, lr: 5e-4, maskProb: 0.15, batchSize: 128, maxSeqLength: 128 },
+  "small++": { model: { ...COMMON, embedding_size: 128, hidden_size: 256, num_hidden_layers: 12, num_attention_heads: 4, intermediate_size: 1024 }, generatorFraction: 1.0, lr: 5e-4, maskProb: 0.15, batchSize: 128, maxSeqLength: 512 },
+  base: { model: { ...COMMON, embedding_size: 768, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 }, generatorFraction: 1 / 3, lr: 2e-4, maskProb: 0.15, batchSize: 256, maxSeqLength: 512 },
+  large: { model: { ...COMMON, embedding_size: 1024, hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 }, generatorFraction: 0.25, lr: 2e-4, maskProb: 0.25, batchSize: 2048, maxSeqLength: 512 },
+};
+
+/** run_pretraining.py get_generator_config: hidden = round(hidden * f), FFN = 4 * hidden, heads = max(1, hidden // 64). */
+export function generatorConfig(disc: ElectraConfig, fraction: number): ElectraConfig {
+  const hidden = Math.max(1, Math.round(disc.hidden_size * fraction));
+  return parseConfig({ ...disc, hidden_size: hidden, intermediate_size: 4 * hidden, num_attention_heads: Math.max(1, Math.floor(hidden / 64)) });
+}
+
+/** lr(step) = peak * (1 - step / total) * min(1, step / warmup), as the official polynomial decay with warmup. */
+export function learningRate(step: number, peak: number, total: number, warmup: number): number {
+  const decay = Math.max(0, 1 - step / total);
+  const warm = warmup > 0 ? Math.min(1, step / warmup) : 1;
+  return peak * decay * warm;
+}
+
+export interface PretrainOptions {
+  examples: string;
+  tokenizer: WordPieceTokenizer;
+  /** vocab.txt / tokenizer.json copied into the saved folders */
+  tokenizerFiles: string[];
+  discConfig: ElectraConfig;
+  genConfig: ElectraConfig;
+  out: string;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmup: number;
+  maskProb: number;
+  seed: number;
+  logEvery: number;
+  saveEvery: number;
+  accumulate: number;
+  biasCorrection: boolean;
+  resume: boolean;
+  /** called after each optimizer step (progress bars) and with each logged record */
+  onStep?: (step: number, rec: MetricsRecord | null) => void;
+}
+
+export interface MetricsRecord {
+  step: number;
+  loss: number;
+  generator_loss: number;
+  generator_accuracy: number;
+  discriminator_loss: number;
+  discriminator_accuracy: number;
+  discriminator_precision: number;
+  discriminator_recall: number;
+  replaced_fraction: number;
+  lr: number;
+  grad_norm: number;
+  tokens_per_second: number;
+  elapsed_seconds: number;
+  eta_seconds: number;
+}
+
+interface TrainerState {
+  step: number;
+  optimizerStep: number;
+  ctxRng: number[];
+  maskRng: number[];
+  loader: LoaderPosition;
+  elapsed: number;
+  options: { steps: number; batchSize: number; lr: number; warmup: number; maskProb: number; seed: number; accumulate: number; biasCorrection: boolean };
+}
+
+/** Trims the all-padding columns at the end of a batch (dynamic padding; nothing else changes). */
+function trimBatch(inputIds: Int32Array, tokenTypeIds: Int32Array, attentionMask: Int32Array, B: number, T: number): Batch {
+  let L = 1;
+  for (let b = 0; b < B; b++) for (let t = T - 1; t >= L; t--) if (attentionMask[b * T + t]) {
+    L = t + 1;
+    break;
+  }
+  if (L === T) return { B, T, inputIds, tokenTypeIds, attentionMask };
+  const cut = (a: Int32Array) => {
+    const o = new Int32Array(B * L);
+    for (let b = 0; b < B; b++) o.set(a.subarray(b * T, b * T + L), b * L);
+    return o;
+  };
+  return { B, T: L, inputIds: cut(inputIds), tokenTypeIds: cut(tokenTypeIds), attentionMask: cut(attentionMask) };
+}
+
+export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecord | null; model: RtdModel }> {
+  mkdirSync(o.out, { recursive: true });
+  const file = ExampleFile.open(o.examples);
+  file.checkTokenizer(o.tokenizer);
+  const model = new RtdModel(o.discConfig, o.genConfig);
+  const store = model.store;
+  initParams(store, o.discConfig.initializer_range, o.seed, new Map([[`${DISCRIMINATOR_PREFIX}electra.embeddings.word_embeddings.weight`, o.discConfig.pad_token_id]]));
+  const opt = new AdamW(store, { weightDecay: WEIGHT_DECAY, biasCorrection: o.biasCorrection });
+  const loader = new PretrainDataLoader(file, { batchSize: o.batchSize, seed: o.seed });
+  const ctx = new RunContext({ train: true, seed: o.seed ^ 0x2545f491 });
+  const maskRng = new Rng(o.seed ^ 0x68e31da4);
+  const ids = { padId: o.tokenizer.padId, clsId: o.tokenizer.clsId, sepId: o.tokenizer.sepId, maskId: o.tokenizer.maskId };
+  const metricsPath = join(o.out, "metrics.jsonl");
+  const ckDir = join(o.out, "checkpoint");
+  let step = 0, elapsedBefore = 0;
+
+  if (o.resume && existsSync(join(ckDir, "trainer-state.json"))) {
+    const st = JSON.parse(readFileSync(join(ckDir, "trainer-state.json"), "utf8")) as TrainerState;
+    loadIntoStore(store, readHfFolder(join(ckDir, "discriminator")).tensors, { prefix: DISCRIMINATOR_PREFIX, source: "checkpoint discriminator" });
+    loadIntoStore(store, readHfFolder(join(ckDir, "generator")).tensors, { prefix: GENERATOR_PREFIX, source: "checkpoint generator" });
+    const mv = readSafetensors(join(ckDir, "optimizer.safetensors")).tensors;
+    opt.m.set(toFloat32(mv.get("m")!));
+    opt.v.set(toFloat32(mv.get("v")!));
+    opt.step = st.optimizerStep;
+    ctx.rng.setState(st.ctxRng);
+    maskRng.setState(st.maskRng);
+    loader.setPosition(st.loader);
+    step = st.step;
+    elapsedBefore = st.elapsed;
+    // metrics logged after the checkpoint belong to the lost part of the run: keep the file consistent
+    if (existsSync(metricsPath)) {
+      const kept = readFileSync(metricsPath, "utf8").split("\n").filter((l) => {
+        try {
+          return l && (JSON.parse(l) as MetricsRecord).step <= step;
+        } catch {
+          return false;
+        }
+      });
+      writeFileSync(metricsPath, kept.map((l) => l + "\n").join(""));
+    }
+  } else {
+    rmSync(metricsPath, { force: true });
+  }
+
+  const saveModels = (dir: string) => {
+    saveHfFolder(join(dir, "discriminator"), store, o.discConfig, { prefix: DISCRIMINATOR_PREFIX, architecture: "ElectraForPreTraining", tokenizerFiles: o.tokenizerFiles });
+    saveHfFolder(join(dir, "generator"), store, o.genConfig, { prefix: GENERATOR_PREFIX, architecture: "ElectraForMaskedLM", tokenizerFiles: o.tokenizerFiles });
+  };
+  const saveCheckpoint = () => {
+    // everything goes to checkpoint.tmp, which replaces checkpoint in one rename: a kill at any moment
+    // leaves the previous complete checkpoint
+    const tmp = `${ckDir}.tmp`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    saveModels(tmp);
+    writeFileSync(join(tmp, "optimizer.safetensors"), serializeSafetensors({ m: fromFloat32(opt.m, [opt.m.length]), v: fromFloat32(opt.v, [opt.v.length]) }));
+    const st: TrainerState = {
+      step, optimizerStep: opt.step, ctxRng: ctx.rng.getState(), maskRng: maskRng.getState(), loader: loader.getPosition(),
+      elapsed: elapsedBefore + (performance.now() - t0) / 1000,
+      options: { steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup, maskProb: o.maskProb, seed: o.seed, accumulate: o.accumulate, biasCorrection: o.biasCorrection },
+    };
+    writeFileSync(join(tmp, "trainer-state.json"), JSON.stringify(st));
+    const old = `${ckDir}.old`;
+    rmSync(old, { recursive: true, force: true });
+    if (existsSync(ckDir)) renameSync(ckDir, old);
+    renameSync(tmp, ckDir);
+    rmSync(old, { recursive: true, force: true });
+  };
+
+  const t0 = performance.now();
+  let win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: performance.now() };
+  let last: MetricsRecord | null = null;
+  const startStep = step;
+  while (step < o.steps) {
+    store.zeroGrad();
+    for (let micro = 0; micro < o.accumulate; micro++) {
+      ctx.arena.reset();
+      const lb = loader.nextBatch();
+      const batch = trimBatch(lb.inputIds, lb.tokenTypeIds, lb.attentionMask, lb.batchSize, lb.seqLen);
+      const m = maskBatch({ batchSize: batch.B, seqLen: batch.T, inputIds: batch.inputIds, attentionMask: batch.attentionMask }, ids, maskRng, {
+        maskProb: o.maskProb, maxPredictions: maxPredictionsPerSeq(o.maskProb, lb.seqLen),
+      });
+      const r = model.step(ctx, { batch, generatorInputIds: m.maskedInput, maskedRows: m.positions }, { lossScale: 1 / o.accumulate });
+      win.loss += r.loss; win.gl += r.generatorLoss; win.dl += r.discriminatorLoss; win.gc += r.generatorCorrect; win.masked += r.masked;
+      win.dc += r.discCorrect; win.real += r.real; win.tp += r.tp; win.pp += r.predictedReplaced; win.ap += r.actualReplaced; win.n++;
+      win.tokens += r.real;
+    }
+    win.norm += clipGradNorm(store.grad, CLIP_NORM, "tf");
+    const lr = learningRate(step, o.lr, o.steps, o.warmup);
+    opt.update(lr);
+    step++;
+    let rec: MetricsRecord | null = null;
+    if (step % o.logEvery === 0 || step === o.steps) {
+      const now = performance.now();
+      const elapsed = elapsedBefore + (now - t0) / 1000;
+      const rate = (step - startStep) / ((now - t0) / 1000);
+      const steps = win.n / o.accumulate;
+      rec = {
+        step, loss: win.loss / win.n, generator_loss: win.gl / win.n, generator_accuracy: win.gc / Math.max(1, win.masked),
+        discriminator_loss: win.dl / win.n, discriminator_accuracy: win.dc / Math.max(1, win.real),
+        discriminator_precision: win.pp ? win.tp / win.pp : 0, discriminator_recall: win.ap ? win.tp / win.ap : 0,
+        replaced_fraction: win.ap / Math.max(1, win.real), lr, grad_norm: win.norm / steps,
+        tokens_per_second: win.tokens / ((now - win.t) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
+      };
+      appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
+      last = rec;
+      win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: now };
+    }
+    o.onStep?.(step, rec);
+    if (o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) saveCheckpoint();
+  }
+  saveCheckpoint();
+  saveModels(o.out);
+  file.close();
+  return { last, model };
+}
