@@ -41,6 +41,13 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
+# node-gyp needs Node's headers: use the installed ones when Node ships them (Debian/Ubuntu packages and
+# the official tarballs do) instead of downloading them, so the build also works offline
+node_prefix=$(node -p 'require("path").resolve(process.execPath, "..", "..")')
+if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
 # npm ci: the exact versions of package-lock.json; it builds the addon (node-gyp) and the TypeScript (prepare)
 npm ci --no-audit --no-fund
 
