@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `electra` command. Errors print one line (`electra: ...`); ELECTRA_DEBUG=1 shows the stack. */
 import { Command } from "commander";
+import { convertCommand, inspectCommand } from "./checkpoint.js";
 import { demoCommand, pretrainCommand } from "./pretrain.js";
 
 const program = new Command("electra")
@@ -9,6 +10,8 @@ const program = new Command("electra")
   .configureHelp({ showGlobalOptions: true });
 program.addCommand(demoCommand(), { isDefault: true });
 program.addCommand(pretrainCommand());
+program.addCommand(inspectCommand());
+program.addCommand(convertCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const err = e as Error;

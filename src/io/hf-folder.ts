@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, 
 import { join, basename } from "node:path";
 import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
-import { readPytorchBin } from "./pytorch-bin.js";
+import { readPytorchBin, writePytorchZip } from "./pytorch-bin.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 import { fromFloat32, numel, toFloat32, type TensorData } from "./tensor-data.js";
 
@@ -142,16 +142,22 @@ export interface SaveOptions {
  * Writes a Hugging Face folder atomically: everything goes to DIR.tmp-PID, which then replaces DIR, so an
  * interrupted save leaves the previous folder intact.
  */
-export function saveHfFolder(dir: string, store: ParamStore, config: ElectraConfig, opts: SaveOptions): void {
+export function writeHfFolder(dir: string, tensors: Map<string, TensorData>, config: Record<string, unknown>,
+  opts: { tokenizerFiles?: string[]; metadata?: Record<string, string>; format?: "safetensors" | "bin" } = {}): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const cfg = { ...configToJson(config), architectures: [opts.architecture] };
-  writeFileSync(join(tmp, "config.json"), JSON.stringify(cfg, null, 2) + "\n");
-  writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(exportTensors(store, opts.prefix ?? ""), { format: "pt", ...opts.metadata }));
+  writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  if (opts.format === "bin") writePytorchZip(tensors, join(tmp, "pytorch_model.bin"));
+  else writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(tensors, { format: "pt", ...opts.metadata }));
   for (const f of opts.tokenizerFiles ?? []) copyFileSync(f, join(tmp, basename(f)));
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
   rmSync(old, { recursive: true, force: true });
+}
+
+/** Saves a model of the store (names under `prefix`) as a Hugging Face folder. */
+export function saveHfFolder(dir: string, store: ParamStore, config: ElectraConfig, opts: SaveOptions): void {
+  writeHfFolder(dir, exportTensors(store, opts.prefix ?? ""), { ...configToJson(config), architectures: [opts.architecture] }, opts);
 }

@@ -1,0 +1,103 @@
+/** `electra inspect` and `electra convert`: checkpoint files in and out (src/io). */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { Command, Option } from "commander";
+import { readHfFolder, writeHfFolder, loadIntoStore } from "../io/hf-folder.js";
+import { detectFormat, inspectTensorsJsonl } from "../io/inspect.js";
+import { readPytorchBin, writePytorchLegacy, writePytorchZip } from "../io/pytorch-bin.js";
+import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
+import type { TensorData } from "../io/tensor-data.js";
+import { readTfCheckpoint } from "../io/tf-bundle.js";
+import { tfToHf, type ElectraPart } from "../io/tf-names.js";
+import { parseConfig } from "../model/config.js";
+import { createModel } from "../model/electra.js";
+
+interface Loaded {
+  tensors: Map<string, TensorData>;
+  config: Record<string, unknown> | null;
+  tokenizerFiles: string[];
+  tf: boolean;
+}
+
+function isHfFolder(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, "config.json"));
+}
+
+function load(input: string): Loaded {
+  if (isHfFolder(input)) {
+    const f = readHfFolder(input);
+    const tokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"].map((n) => join(input, n)).filter(existsSync);
+    return { tensors: f.tensors, config: f.rawConfig, tokenizerFiles, tf: false };
+  }
+  const format = detectFormat(input);
+  if (format === "safetensors") return { tensors: readSafetensors(input).tensors, config: null, tokenizerFiles: [], tf: false };
+  if (format === "tf-checkpoint") return { tensors: readTfCheckpoint(input), config: null, tokenizerFiles: [], tf: true };
+  return { tensors: readPytorchBin(input), config: null, tokenizerFiles: [], tf: false };
+}
+
+export interface ConvertOptions {
+  config?: string;
+  part?: ElectraPart;
+  vocab?: string;
+  legacy: boolean;
+  bin: boolean;
+}
+
+/** Converts IN to OUT; OUT's kind comes from its extension: .safetensors, .bin, else a Hugging Face folder. */
+export function convert(input: string, out: string, o: ConvertOptions): { tensors: number; out: string } {
+  const src = load(input);
+  let tensors = src.tensors;
+  let config = src.config;
+  if (o.config) config = JSON.parse(readFileSync(o.config, "utf8")) as Record<string, unknown>;
+  if (src.tf) {
+    if (!o.part) throw new Error("converting a TensorFlow checkpoint needs --part discriminator|generator");
+    tensors = tfToHf(tensors, o.part);
+  } else if (o.part) {
+    throw new Error("--part applies to TensorFlow checkpoints only");
+  }
+  const ext = extname(out).toLowerCase();
+  if (ext === ".safetensors") writeSafetensors(out, tensors);
+  else if (ext === ".bin") (o.legacy ? writePytorchLegacy : writePytorchZip)(tensors, out);
+  else {
+    if (!config) throw new Error(`writing a Hugging Face folder needs a config: give --config config.json (${input} has none)`);
+    const cfg = parseConfig(config, o.config ?? join(input, "config.json"));
+    const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : "";
+    const kind = o.part === "generator" || arch === "ElectraForMaskedLM" ? "generator"
+      : o.part === "discriminator" || arch === "ElectraForPreTraining" ? "discriminator"
+      : arch === "ElectraForSequenceClassification" ? "classifier" : null;
+    if (kind) {
+      // strict load into the model it claims to be: names and shapes must all fit
+      loadIntoStore(createModel(kind, cfg).store, tensors, { source: input });
+      if (!config.architectures) config = { ...config, architectures: [kind === "generator" ? "ElectraForMaskedLM" : kind === "discriminator" ? "ElectraForPreTraining" : "ElectraForSequenceClassification"] };
+    }
+    const tok = o.vocab ? [o.vocab] : src.tokenizerFiles;
+    writeHfFolder(out, tensors, config, { tokenizerFiles: tok, format: o.bin ? "bin" : "safetensors" });
+  }
+  return { tensors: tensors.size, out };
+}
+
+export function inspectCommand(): Command {
+  return new Command("inspect")
+    .description("print one JSON line per tensor (name, dtype, shape, sha256 of the stored bytes) of a .safetensors, .bin (zip or legacy) or TensorFlow checkpoint")
+    .argument("<file>", "checkpoint file, TensorFlow prefix or .index, or a Hugging Face folder")
+    .action((file: string) => {
+      const path = isHfFolder(file) ? readHfFolder(file).weightsFile : file;
+      process.stdout.write(inspectTensorsJsonl(path));
+    });
+}
+
+export function convertCommand(): Command {
+  return new Command("convert")
+    .description("convert between .safetensors, .bin and Hugging Face folders, and from TensorFlow checkpoints (official ELECTRA names) to Hugging Face folders")
+    .argument("<in>", "a .safetensors or .bin file, a Hugging Face folder, or a TensorFlow checkpoint (prefix, .index, or folder)")
+    .argument("<out>", "OUT.safetensors, OUT.bin, or a folder (Hugging Face layout)")
+    .option("--config <file>", "config.json for the output folder (required from TensorFlow or bare files)")
+    .addOption(new Option("--part <part>", "which model to extract from a TensorFlow ELECTRA checkpoint").choices(["discriminator", "generator"]))
+    .option("--vocab <file>", "vocab.txt or tokenizer.json to copy into the output folder")
+    .option("--legacy", "write .bin in the legacy (pre-1.6) torch.save format instead of the zip format", false)
+    .option("--bin", "write pytorch_model.bin instead of model.safetensors into the output folder", false)
+    .action((input: string, out: string, o: ConvertOptions) => {
+      const r = convert(input, out, o);
+      console.log(JSON.stringify(r));
+    });
+}
