@@ -19,6 +19,7 @@ import { parseConfig, type ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/electra.js";
 import { initParams } from "../model/params.js";
 import { AdamW, clipGradNorm } from "./optimizer.js";
+import { writeTrainingCurves } from "./plot.js";
 import { DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
 
 /** Global-norm clip (run_pretraining.py via optimization.py: clip_by_global_norm(grads, 1.0)). */
@@ -195,6 +196,14 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     rmSync(old, { recursive: true, force: true });
   };
 
+  // the picture of the curves (OUT/training.png and .svg); a failure to draw must not stop training
+  const plot = () => {
+    try {
+      if (existsSync(metricsPath)) writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
+    } catch (e) {
+      console.error(`warning: could not draw the training curves: ${(e as Error).message}`);
+    }
+  };
   const t0 = performance.now();
   let win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: performance.now() };
   let last: MetricsRecord | null = null;
@@ -235,10 +244,14 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
       win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: now };
     }
     o.onStep?.(step, rec);
-    if (o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) saveCheckpoint();
+    if (o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) {
+      saveCheckpoint();
+      plot();
+    }
   }
   saveCheckpoint();
   saveModels(o.out);
+  plot();
   file.close();
   return { last, model };
 }
