@@ -161,9 +161,29 @@ export function demoCommand(): Command {
       });
       const lines = readFileSync(join(o.out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as MetricsRecord);
       const first = lines[0];
-      const fmt = (r: MetricsRecord) => `step ${r.step}: mlm loss ${r.generator_loss.toFixed(3)}, mlm accuracy ${r.generator_accuracy.toFixed(3)}, discriminator accuracy ${r.discriminator_accuracy.toFixed(3)}`;
+      const fmt = (r: MetricsRecord) => `step ${String(r.step).padStart(4)}: mlm loss ${r.generator_loss.toFixed(3)}, mlm accuracy ${r.generator_accuracy.toFixed(3)}, ` +
+        `discriminator loss ${r.discriminator_loss.toFixed(4)}, accuracy ${r.discriminator_accuracy.toFixed(3)} ` +
+        `(always "original": ${(1 - r.replaced_fraction).toFixed(3)}), precision ${r.discriminator_precision.toFixed(3)}, recall ${r.discriminator_recall.toFixed(3)}`;
       console.log(`first: ${fmt(first)}`);
       if (last) console.log(`last:  ${fmt(last)}`);
-      console.log(`metrics: ${join(o.out, "metrics.jsonl")}; models: ${join(o.out, "discriminator")}, ${join(o.out, "generator")} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      console.log(`curves: ${join(o.out, "training.png")} (and .svg); metrics: ${join(o.out, "metrics.jsonl")}`);
+      console.log(`models: ${join(o.out, "discriminator")}, ${join(o.out, "generator")} (Hugging Face folders); ${((performance.now() - t0) / 1000).toFixed(0)} s in all`);
+    });
+}
+
+export function vocabCommand(): Command {
+  return new Command("vocab")
+    .description("train a WordPiece vocabulary (vocab.txt with [PAD] [UNK] [CLS] [SEP] [MASK]) on a corpus")
+    .requiredOption("--corpus <path>", "a text file or a folder of text files")
+    .requiredOption("--out <file>", "the vocab.txt to write")
+    .option("--size <n>", "vocabulary size (at most 30005 with the tokenizers package's trainer)", int, 30000)
+    .option("--no-lowercase", "keep case (default: lowercase and strip accents, as BERT uncased)")
+    .action(async (o: { corpus: string; out: string; size: number; lowercase: boolean }) => {
+      const { listCorpusFiles } = await import("../data/corpus.js");
+      const { trainWordPiece } = await import("../data/tokenizer.js");
+      const r = await trainWordPiece(listCorpusFiles(o.corpus), o.size, o.out, {
+        lowercase: o.lowercase, stripAccents: o.lowercase, onWarning: (w) => console.error(`warning: ${w.message}`),
+      });
+      console.log(JSON.stringify({ out: o.out, vocab_size: r.vocabSize, requested: r.requestedVocabSize, files: r.files }));
     });
 }
