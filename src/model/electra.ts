@@ -302,7 +302,7 @@ export interface DiscriminatorTape {
 }
 
 /** discriminator_predictions: dense(C, C) -> GELU -> dense_prediction(C, 1): one replaced-token logit per position. */
-export class DiscriminatorHead {
+export class DiscriminatorHead implements Head<DiscriminatorTape> {
   constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, readonly p = "discriminator_predictions.") {
     const C = cfg.hidden_size, d = cfg.num_hidden_layers + 2;
     store.declare(`${p}dense.weight`, [C, C], d);
@@ -312,8 +312,8 @@ export class DiscriminatorHead {
   }
 
   /** logits[N] from h[N,C] */
-  forward(ctx: RunContext, h: Float32Array, N: number): { logits: Float32Array; tape: DiscriminatorTape } {
-    const C = this.cfg.hidden_size, a = ctx.arena, s = this.store, p = this.p;
+  forward(ctx: RunContext, h: Float32Array, batch: Batch): { logits: Float32Array; tape: DiscriminatorTape } {
+    const C = this.cfg.hidden_size, a = ctx.arena, s = this.store, p = this.p, N = batch.B * batch.T;
     const pre = a.alloc(N * C), g = a.alloc(N * C), logits = a.alloc(N);
     ops.matmulForward(pre, h, s.get(`${p}dense.weight`), null, N, C, C);
     ops.biasGeluForward(g, pre, s.get(`${p}dense.bias`), N, C);
@@ -349,7 +349,7 @@ export interface GeneratorTape {
  * Runs on selected rows only (the masked positions) when `rows` is given: the vocabulary projection is the
  * costliest matrix product of a generator, and only masked positions have a loss.
  */
-export class GeneratorHead {
+export class GeneratorHead implements Head<GeneratorTape> {
   constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, readonly prefix = "", readonly wordEmbeddings = `${prefix}electra.embeddings.word_embeddings.weight`) {
     const C = cfg.hidden_size, E = cfg.embedding_size, V = cfg.vocab_size, d = cfg.num_hidden_layers + 2;
     store.declare(`${prefix}generator_predictions.dense.weight`, [E, C], d);
@@ -361,8 +361,9 @@ export class GeneratorHead {
   }
 
   /** logits[M,V] for rows (indices into h[N,C]) or all N rows */
-  forward(ctx: RunContext, h: Float32Array, N: number, rows: Int32Array | null): { logits: Float32Array; tape: GeneratorTape } {
+  forward(ctx: RunContext, h: Float32Array, batch: Batch, rows: Int32Array | null): { logits: Float32Array; tape: GeneratorTape } {
     const { cfg, store: s, prefix: p } = this;
+    const N = batch.B * batch.T;
     const C = cfg.hidden_size, E = cfg.embedding_size, V = cfg.vocab_size, a = ctx.arena;
     const M = rows ? rows.length : N;
     let hs = h;
@@ -412,7 +413,7 @@ export interface ClassifierTape {
  * (dropout -> dense(C, C) -> GELU -> dropout -> out_proj(C, L)); "official": google-research/electra's
  * (dropout -> dense(C, L), here named classifier.out_proj).
  */
-export class ClassifierHead {
+export class ClassifierHead implements Head<ClassifierTape> {
   readonly kind: "hf" | "official";
   constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, readonly p = "classifier.") {
     const C = cfg.hidden_size, L = cfg.num_labels, d = cfg.num_hidden_layers + 2;
@@ -429,8 +430,9 @@ export class ClassifierHead {
     return this.cfg.classifier_dropout ?? this.cfg.hidden_dropout_prob;
   }
 
-  forward(ctx: RunContext, h: Float32Array, B: number, T: number): { logits: Float32Array; tape: ClassifierTape } {
+  forward(ctx: RunContext, h: Float32Array, batch: Batch): { logits: Float32Array; tape: ClassifierTape } {
     const { cfg, store: s, p } = this;
+    const { B, T } = batch;
     const C = cfg.hidden_size, L = cfg.num_labels, a = ctx.arena, pd = this.dropout;
     const rows = new Int32Array(B);
     for (let b = 0; b < B; b++) rows[b] = b * T;
@@ -476,62 +478,73 @@ export class ClassifierHead {
 
 export type ModelKind = "discriminator" | "generator" | "classifier";
 
-/** ElectraForPreTraining: the discriminator. */
-export class ElectraForPreTraining {
+/** What every head offers: logits from the last hidden state, and d loss / d hidden state from d loss / d logits. */
+export interface Head<Tape> {
+  forward(ctx: RunContext, h: Float32Array, batch: Batch, rows: Int32Array | null): { logits: Float32Array; tape: Tape };
+  backward(ctx: RunContext, tape: Tape, dlogits: Float32Array): Float32Array;
+}
+
+export interface ModelOutput<Tape> {
+  logits: Float32Array;
+  /** every hidden state: [0] the (projected) embeddings, [i] the output of layer i */
+  hidden: Float32Array[];
+  enc: EncoderTape;
+  tape: Tape;
+}
+
+/** An encoder with one head: forward keeps the tapes, backward adds every parameter's gradient into the store. */
+export abstract class ElectraWithHead<Tape> {
+  abstract readonly kind: ModelKind;
+  abstract readonly encoder: Encoder;
+  abstract readonly head: Head<Tape>;
+  abstract readonly cfg: ElectraConfig;
+  abstract readonly store: ParamStore;
+
+  /** `rows` (flattened b*T+t indices) limits a generator's vocabulary projection to those positions */
+  forward(ctx: RunContext, batch: Batch, rows: Int32Array | null = null): ModelOutput<Tape> {
+    const enc = this.encoder.forward(ctx, batch);
+    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch, rows);
+    return { logits, hidden: enc.hidden, enc, tape };
+  }
+
+  backward(ctx: RunContext, out: ModelOutput<Tape>, dlogits: Float32Array): void {
+    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
+  }
+}
+
+/** ElectraForPreTraining: the discriminator; logits [B*T]. */
+export class ElectraForPreTraining extends ElectraWithHead<DiscriminatorTape> {
   readonly kind = "discriminator" as const;
   readonly encoder: Encoder;
   readonly head: DiscriminatorHead;
   constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "", sharedEmbeddings?: string) {
+    super();
     this.encoder = new Encoder(cfg, store, `${prefix}electra.`, sharedEmbeddings);
     this.head = new DiscriminatorHead(cfg, store, `${prefix}discriminator_predictions.`);
   }
-  forward(ctx: RunContext, batch: Batch) {
-    const enc = this.encoder.forward(ctx, batch);
-    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch.B * batch.T);
-    return { logits, hidden: enc.hidden, enc, tape };
-  }
-  backward(ctx: RunContext, out: ReturnType<ElectraForPreTraining["forward"]>, dlogits: Float32Array): void {
-    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
-  }
 }
 
-/** ElectraForMaskedLM: the generator (lm head tied to its word embeddings). */
-export class ElectraForMaskedLM {
+/** ElectraForMaskedLM: the generator (lm head tied to its word embeddings); logits [M,V] at `rows`, or [B*T,V]. */
+export class ElectraForMaskedLM extends ElectraWithHead<GeneratorTape> {
   readonly kind = "generator" as const;
   readonly encoder: Encoder;
   readonly head: GeneratorHead;
   constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "", sharedEmbeddings?: string) {
+    super();
     this.encoder = new Encoder(cfg, store, `${prefix}electra.`, sharedEmbeddings);
     this.head = new GeneratorHead(cfg, store, prefix);
   }
-  /** logits [M,V] at `rows` (flattened b*T+t indices), or [N,V] at every position when rows is null */
-  forward(ctx: RunContext, batch: Batch, rows: Int32Array | null = null) {
-    const enc = this.encoder.forward(ctx, batch);
-    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch.B * batch.T, rows);
-    return { logits, hidden: enc.hidden, enc, tape };
-  }
-  backward(ctx: RunContext, out: ReturnType<ElectraForMaskedLM["forward"]>, dlogits: Float32Array): void {
-    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
-  }
 }
 
-/** ElectraForSequenceClassification (regression when num_labels = 1). */
-export class ElectraForSequenceClassification {
+/** ElectraForSequenceClassification (regression when num_labels = 1); logits [B,L]. */
+export class ElectraForSequenceClassification extends ElectraWithHead<ClassifierTape> {
   readonly kind = "classifier" as const;
   readonly encoder: Encoder;
   readonly head: ClassifierHead;
   constructor(readonly cfg: ElectraConfig, readonly store: ParamStore, prefix = "") {
+    super();
     this.encoder = new Encoder(cfg, store, `${prefix}electra.`);
     this.head = new ClassifierHead(cfg, store, `${prefix}classifier.`);
-  }
-  /** logits [B,L] */
-  forward(ctx: RunContext, batch: Batch) {
-    const enc = this.encoder.forward(ctx, batch);
-    const { logits, tape } = this.head.forward(ctx, enc.hidden[enc.hidden.length - 1], batch.B, batch.T);
-    return { logits, hidden: enc.hidden, enc, tape };
-  }
-  backward(ctx: RunContext, out: ReturnType<ElectraForSequenceClassification["forward"]>, dlogits: Float32Array): void {
-    this.encoder.backward(ctx, out.enc, this.head.backward(ctx, out.tape, dlogits));
   }
 }
 
