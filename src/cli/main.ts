@@ -2,7 +2,8 @@
 /** The `electra` command. Errors print one line (`electra: ...`); ELECTRA_DEBUG=1 shows the stack. */
 import { Command } from "commander";
 import { convertCommand, inspectCommand } from "./checkpoint.js";
-import { demoCommand, pretrainCommand } from "./pretrain.js";
+import { finetuneCommands } from "./finetune.js";
+import { demoCommand, pretrainCommand, vocabCommand } from "./pretrain.js";
 
 const program = new Command("electra")
   .description("ELECTRA in TypeScript: pretrain, fine-tune, evaluate, convert and serve")
@@ -10,6 +11,8 @@ const program = new Command("electra")
   .configureHelp({ showGlobalOptions: true });
 program.addCommand(demoCommand(), { isDefault: true });
 program.addCommand(pretrainCommand());
+for (const c of finetuneCommands()) program.addCommand(c);
+program.addCommand(vocabCommand());
 program.addCommand(inspectCommand());
 program.addCommand(convertCommand());
 

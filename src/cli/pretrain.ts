@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
+import { int, num } from "./args.js";
 import cliProgress from "cli-progress";
 import { setThreads } from "../core/native.js";
 import { buildPretrainingData } from "../data/pretrain-builder.js";
@@ -103,16 +104,6 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   return last;
 }
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`expected an integer, got ${v}`);
-  return n;
-};
-const num = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`expected a number, got ${v}`);
-  return n;
-};
 
 export function pretrainCommand(): Command {
   return new Command("pretrain")
