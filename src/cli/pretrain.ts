@@ -31,6 +31,8 @@ export interface PretrainCliOptions {
   accumulate: number;
   biasCorrection: boolean;
   threads?: number;
+  /** what ends a document: a blank line (the official corpus format) or only the end of a file */
+  documents?: "blank-lines" | "files";
 }
 
 function progress(total: number, quiet: boolean) {
@@ -80,7 +82,7 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
     examples = join(o.out, "examples.bin");
     if (!(o.resume && existsSync(examples))) {
       if (!quiet) console.error(`building examples from ${o.corpus} (max_seq_length ${maxSeqLength}) ...`);
-      const s = await buildPretrainingData({ corpus: o.corpus, tokenizer, out: examples, maxSeqLength, seed: o.seed });
+      const s = await buildPretrainingData({ corpus: o.corpus, tokenizer, out: examples, maxSeqLength, seed: o.seed, blanksSeparateDocs: (o.documents ?? "blank-lines") === "blank-lines" });
       if (!quiet) console.error(`  ${s.examples} examples, ${s.tokens} tokens from ${s.documents} documents in ${s.seconds.toFixed(1)} s`);
     }
   }
@@ -123,6 +125,7 @@ export function pretrainCommand(): Command {
     .option("--lr <x>", "peak learning rate (default: the preset's)", num)
     .option("--warmup <n>", "warmup steps (default: min(10000, steps / 10))", int)
     .option("--mask-prob <p>", "masking probability (default: the preset's)", num)
+    .addOption(new Option("--documents <mode>", "what ends a document in the corpus: a blank line (the official format), or only the end of a file (for books whose blank lines are paragraph breaks)").choices(["blank-lines", "files"]).default("blank-lines"))
     .option("--log-every <n>", "steps between metrics records", int, 10)
     .option("--accumulate <n>", "micro-batches per optimizer step", int, 1)
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)

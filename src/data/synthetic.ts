@@ -1,68 +1,80 @@
 /**
- * A generated corpus for the built-in demo (no copied text): sentences from a small English-like grammar
- * with number agreement ("the old dog sleeps" / "the old dogs sleep"), so that a masked-LM can learn real
- * structure and the discriminator can learn to spot implausible replacements. Seeded: the same seed gives
- * the same corpus.
+ * A generated corpus for the built-in demo (no copied text). A small world of creatures, each with its own
+ * adjectives, actions and places ("the loyal dog barks at the door", "the yellow birds sing in the trees"),
+ * number agreement, and documents that stay on one or two creatures. Context constrains most words, as in
+ * real text, so a generator can learn to fill masks and a discriminator can learn to spot a replacement
+ * that does not fit. Seeded: the same seed gives the same corpus.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Rng } from "../core/rng.js";
 import { SPECIAL_TOKENS } from "./tokenizer.js";
 
-const NOUNS = ["dog", "cat", "bird", "farmer", "child", "teacher", "river", "city", "horse", "sailor", "king", "garden", "storm", "doctor", "wolf", "village"];
-const PLURAL: Record<string, string> = { child: "children", city: "cities", wolf: "wolves" };
-const ADJECTIVES = ["old", "young", "quiet", "bright", "small", "green", "tired", "brave", "cold", "happy", "dark", "gentle"];
-const VERBS_INTRANSITIVE = ["sleep", "run", "sing", "wait", "rest", "shine", "grow", "laugh"];
-const VERBS_TRANSITIVE = ["see", "follow", "help", "watch", "find", "call", "love", "fear"];
-const PLACES = ["in the morning", "near the river", "after the storm", "at night", "by the garden", "every day", "in the city"];
-const CONJUNCTIONS = ["and", "but", "because", "while"];
+interface Creature {
+  noun: string;
+  plural: string;
+  adjectives: string[];
+  /** verb (base form) -> places it happens */
+  actions: Record<string, string[]>;
+  food: string[];
+}
 
-const plural = (n: string) => PLURAL[n] ?? `${n}s`;
-const thirdPerson = (v: string) => (v.endsWith("sh") || v.endsWith("ch") ? `${v}es` : `${v}s`);
+const WORLD: Creature[] = [
+  { noun: "dog", plural: "dogs", adjectives: ["loyal", "brown"], actions: { bark: ["at the door", "at the gate"], run: ["in the field", "along the road"] }, food: ["meat", "bones"] },
+  { noun: "cat", plural: "cats", adjectives: ["lazy", "grey"], actions: { purr: ["on the chair", "by the fire"], sleep: ["on the roof", "by the fire"] }, food: ["fish", "milk"] },
+  { noun: "bird", plural: "birds", adjectives: ["yellow", "small"], actions: { sing: ["in the tree", "at dawn"], fly: ["over the hill", "above the lake"] }, food: ["seeds", "worms"] },
+  { noun: "horse", plural: "horses", adjectives: ["strong", "white"], actions: { gallop: ["across the plain", "along the road"], neigh: ["in the stable", "at the gate"] }, food: ["hay", "oats"] },
+  { noun: "fish", plural: "fish", adjectives: ["silver", "quick"], actions: { swim: ["in the river", "in the lake"], hide: ["under the rocks", "among the reeds"] }, food: ["flies", "worms"] },
+  { noun: "bee", plural: "bees", adjectives: ["busy", "striped"], actions: { buzz: ["in the garden", "among the flowers"], work: ["in the hive", "all day"] }, food: ["nectar", "pollen"] },
+  { noun: "owl", plural: "owls", adjectives: ["wise", "silent"], actions: { hunt: ["at night", "in the dark"], hoot: ["in the forest", "at midnight"] }, food: ["mice", "beetles"] },
+  { noun: "cow", plural: "cows", adjectives: ["gentle", "spotted"], actions: { graze: ["in the meadow", "on the hill"], moo: ["in the barn", "at dawn"] }, food: ["grass", "hay"] },
+];
 
-function nounPhrase(rng: Rng): { text: string; many: boolean } {
+const thirdPerson = (v: string) => (/(sh|ch|ss|zz|x)$/.test(v) ? `${v}es` : `${v}s`);
+const pick = <T>(rng: Rng, a: readonly T[]): T => a[rng.randint(0, a.length - 1)];
+
+function sentence(rng: Rng, c: Creature): string {
   const many = rng.uniform() < 0.4;
-  const noun = NOUNS[rng.randint(0, NOUNS.length - 1)];
-  const adj = rng.uniform() < 0.6 ? `${ADJECTIVES[rng.randint(0, ADJECTIVES.length - 1)]} ` : "";
-  const det = many ? (rng.uniform() < 0.5 ? "the" : "some") : rng.uniform() < 0.7 ? "the" : "a";
-  return { text: `${det} ${adj}${many ? plural(noun) : noun}`, many };
+  const det = many ? pick(rng, ["the", "some", "many"]) : pick(rng, ["the", "a", "the"]);
+  const adj = rng.uniform() < 0.7 ? `${pick(rng, c.adjectives)} ` : "";
+  const subject = `${det} ${adj}${many ? c.plural : c.noun}`;
+  if (rng.uniform() < 0.3) return `${subject} ${many ? "eat" : "eats"} ${pick(rng, c.food)}`;
+  const verb = pick(rng, Object.keys(c.actions));
+  return `${subject} ${many ? verb : thirdPerson(verb)} ${pick(rng, c.actions[verb])}`;
 }
 
-function clause(rng: Rng): string {
-  const subj = nounPhrase(rng);
-  if (rng.uniform() < 0.5) {
-    const v = VERBS_INTRANSITIVE[rng.randint(0, VERBS_INTRANSITIVE.length - 1)];
-    return `${subj.text} ${subj.many ? v : thirdPerson(v)}`;
+export function generateDocument(rng: Rng): string[] {
+  const topic = [pick(rng, WORLD)];
+  if (rng.uniform() < 0.3) topic.push(pick(rng, WORLD));
+  const n = rng.randint(3, 8);
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let s = sentence(rng, pick(rng, topic));
+    if (rng.uniform() < 0.25) s += ` and ${sentence(rng, pick(rng, topic))}`;
+    lines.push(s.charAt(0).toUpperCase() + s.slice(1) + ".");
   }
-  const v = VERBS_TRANSITIVE[rng.randint(0, VERBS_TRANSITIVE.length - 1)];
-  return `${subj.text} ${subj.many ? v : thirdPerson(v)} ${nounPhrase(rng).text}`;
-}
-
-export function generateSentence(rng: Rng): string {
-  let s = clause(rng);
-  if (rng.uniform() < 0.3) s += ` ${CONJUNCTIONS[rng.randint(0, CONJUNCTIONS.length - 1)]} ${clause(rng)}`;
-  if (rng.uniform() < 0.4) s += ` ${PLACES[rng.randint(0, PLACES.length - 1)]}`;
-  return s.charAt(0).toUpperCase() + s.slice(1) + ".";
+  return lines;
 }
 
 /** Writes `documents` documents of 3-8 sentences, one sentence per line, blank line between documents. */
 export function writeSyntheticCorpus(path: string, documents: number, seed: number): void {
   const rng = new Rng(seed);
   const lines: string[] = [];
-  for (let d = 0; d < documents; d++) {
-    const n = rng.randint(3, 8);
-    for (let i = 0; i < n; i++) lines.push(generateSentence(rng));
-    lines.push("");
-  }
+  for (let d = 0; d < documents; d++) lines.push(...generateDocument(rng), "");
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, lines.join("\n"));
 }
 
-/** Every word the grammar can produce, lowercased, plus "." and the special tokens: a complete vocab.txt. */
+/** Every word the generator can produce, lowercased, plus "." and the special tokens: a complete vocab.txt. */
 export function syntheticVocabulary(): string[] {
-  const words = new Set<string>(["the", "a", "some", ".", ...ADJECTIVES, ...CONJUNCTIONS]);
-  for (const n of NOUNS) words.add(n).add(plural(n));
-  for (const v of [...VERBS_INTRANSITIVE, ...VERBS_TRANSITIVE]) words.add(v).add(thirdPerson(v));
-  for (const p of PLACES) for (const w of p.split(" ")) words.add(w);
+  const words = new Set<string>(["the", "a", "some", "many", "and", "eat", "eats", "."]);
+  for (const c of WORLD) {
+    words.add(c.noun).add(c.plural);
+    for (const w of [...c.adjectives, ...c.food]) words.add(w);
+    for (const [v, places] of Object.entries(c.actions)) {
+      words.add(v).add(thirdPerson(v));
+      for (const p of places) for (const w of p.split(" ")) words.add(w);
+    }
+  }
   return [...SPECIAL_TOKENS, ...[...words].sort()];
 }
