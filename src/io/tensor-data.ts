@@ -57,21 +57,8 @@ export function toFloat32(t: TensorData): Float32Array {
     case "I64":
       for (let i = 0; i < n; i++) out[i] = Number(dv.getBigInt64(8 * i, true));
       break;
-    case "I32":
-      for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
-      break;
-    case "I16":
-      for (let i = 0; i < n; i++) out[i] = dv.getInt16(2 * i, true);
-      break;
-    case "I8":
-      for (let i = 0; i < n; i++) out[i] = dv.getInt8(i);
-      break;
-    case "U8":
-    case "BOOL":
-      for (let i = 0; i < n; i++) out[i] = dv.getUint8(i);
-      break;
     default:
-      throw new Error(`cannot convert a ${t.dtype} tensor to float32`);
+      out.set(integerValues(t, dv, n, `cannot convert a ${t.dtype} tensor to float32`));
   }
   return out;
 }
@@ -80,15 +67,20 @@ export function toFloat32(t: TensorData): Float32Array {
 export function toInt32(t: TensorData): Int32Array {
   const n = numel(t.shape);
   const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  if (t.dtype !== "I64") return integerValues(t, dv, n, `expected an integer tensor, got ${t.dtype}`);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = dv.getBigInt64(8 * i, true);
+    if (v < -2147483648n || v > 2147483647n) throw new Error(`int64 value ${v} does not fit in int32`);
+    out[i] = Number(v);
+  }
+  return out;
+}
+
+/** The values of an I32/I16/I8/U8/BOOL tensor as int32 (I64 is handled by the callers: it may not fit). */
+function integerValues(t: TensorData, dv: DataView, n: number, unsupported: string): Int32Array {
   const out = new Int32Array(n);
   switch (t.dtype) {
-    case "I64":
-      for (let i = 0; i < n; i++) {
-        const v = dv.getBigInt64(8 * i, true);
-        if (v < -2147483648n || v > 2147483647n) throw new Error(`int64 value ${v} does not fit in int32`);
-        out[i] = Number(v);
-      }
-      break;
     case "I32":
       for (let i = 0; i < n; i++) out[i] = dv.getInt32(4 * i, true);
       break;
@@ -103,7 +95,7 @@ export function toInt32(t: TensorData): Int32Array {
       for (let i = 0; i < n; i++) out[i] = dv.getUint8(i);
       break;
     default:
-      throw new Error(`expected an integer tensor, got ${t.dtype}`);
+      throw new Error(unsupported);
   }
   return out;
 }

@@ -13,19 +13,11 @@ import {
 } from "../../src/io/pytorch-bin.js";
 import { parseSafetensors, readSafetensors, serializeSafetensors } from "../../src/io/safetensors.js";
 import { CheckpointError, type DType, type TensorData, toFloat32 } from "../../src/io/tensor-data.js";
+import { assertSameTensors } from "../helpers/tensors.js";
 
 const FIXTURES = "../shared/reference/fixtures";
 const fixturesMissing = existsSync(join(FIXTURES, "weights.safetensors")) ? false : `${FIXTURES} is absent`;
 
-function assertSameTensors(a: Map<string, TensorData>, b: Map<string, TensorData>): void {
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
-  for (const [k, t] of a) {
-    const u = b.get(k) as TensorData;
-    assert.equal(u.dtype, t.dtype, k);
-    assert.deepEqual(u.shape, t.shape, k);
-    assert.ok(Buffer.from(u.bytes).equals(Buffer.from(t.bytes)), `bytes of ${k}`);
-  }
-}
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "electra-io-"));

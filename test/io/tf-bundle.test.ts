@@ -21,6 +21,7 @@ import {
   writeTfCheckpoint,
 } from "../../src/io/tf-bundle.js";
 import { CheckpointError, type TensorData, toFloat32, toInt32 } from "../../src/io/tensor-data.js";
+import { assertSameTensors } from "../helpers/tensors.js";
 
 const TF = "../shared/data/tf-checkpoints";
 const tfMissing = existsSync(TF) ? false : `${TF} is absent`;
@@ -35,15 +36,6 @@ function scalar(t: TensorData | undefined): number {
 }
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "electra-tf-"));
-}
-function assertSameTensors(a: Map<string, TensorData>, b: Map<string, TensorData>): void {
-  assert.deepEqual([...a.keys()].sort(), [...b.keys()].sort());
-  for (const [k, t] of a) {
-    const u = b.get(k) as TensorData;
-    assert.equal(u.dtype, t.dtype, k);
-    assert.deepEqual(u.shape, t.shape, k);
-    assert.ok(Buffer.from(u.bytes).equals(Buffer.from(t.bytes)), `bytes of ${k}`);
-  }
 }
 
 test("CRC-32C and its mask match TensorFlow/LevelDB", () => {
