@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { convertCommand, inspectCommand } from "./checkpoint.js";
 import { finetuneCommands } from "./finetune.js";
+import { inferCommands } from "./infer.js";
 import { demoCommand, pretrainCommand, vocabCommand } from "./pretrain.js";
 
 const program = new Command("electra")
@@ -13,6 +14,7 @@ program.addCommand(demoCommand(), { isDefault: true });
 program.addCommand(pretrainCommand());
 for (const c of finetuneCommands()) program.addCommand(c);
 program.addCommand(vocabCommand());
+for (const c of inferCommands()) program.addCommand(c);
 program.addCommand(inspectCommand());
 program.addCommand(convertCommand());
 

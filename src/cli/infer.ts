@@ -1,0 +1,87 @@
+/** `electra classify | detect | fill-mask | embed`: inference on a Hugging Face folder (src/infer/electra.ts). */
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { Electra, type TextInput } from "../infer/electra.js";
+import { int } from "./args.js";
+
+interface Common {
+  model: string;
+  file?: string;
+  pairs: boolean;
+  format: "json" | "tsv";
+  batchSize: number;
+  threads?: number;
+}
+
+/** Texts from the arguments, else --file, else standard input; one per line; with --pairs, "A<TAB>B". */
+function readInputs(args: string[], o: Common): TextInput[] {
+  let lines = args;
+  if (!lines.length) {
+    const raw = o.file ? readFileSync(o.file, "utf8") : readFileSync(0, "utf8");
+    lines = raw.split(/\r?\n/).filter((l) => l.trim() !== "");
+  }
+  if (!lines.length) throw new Error("no input: give texts as arguments, --file FILE, or lines on standard input");
+  if (!o.pairs) return lines;
+  return lines.map((l, i) => {
+    const parts = l.split("\t");
+    if (parts.length !== 2) throw new Error(`input ${i + 1}: --pairs expects "sentence A<TAB>sentence B", found ${parts.length} field(s)`);
+    return [parts[0], parts[1]] as const;
+  });
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .requiredOption("--model <dir>", "a Hugging Face ELECTRA folder (config.json, weights, vocab.txt or tokenizer.json)")
+    .option("--file <path>", "read inputs from a file, one per line (default: the arguments, else standard input)")
+    .option("--pairs", "inputs are sentence pairs, tab-separated", false)
+    .addOption(new Option("--format <fmt>", "output format").choices(["json", "tsv"]).default("json"))
+    .option("--batch-size <n>", "inputs per forward pass", int, 32)
+    .option("--threads <n>", "threads (default: all cores)", int);
+}
+
+const text = (x: TextInput) => (typeof x === "string" ? x : `${x[0]}\t${x[1]}`);
+
+export function inferCommands(): Command[] {
+  const classify = common(new Command("classify").description("label texts (or pairs) with a fine-tuned sequence classifier"))
+    .argument("[texts...]", "texts to classify")
+    .action(async (args: string[], o: Common) => {
+      const inputs = readInputs(args, o);
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const res = await m.classify(inputs);
+      res.forEach((r, i) => console.log(o.format === "tsv" ? `${text(inputs[i])}\t${r.label}\t${r.score.toFixed(6)}` : JSON.stringify({ text: inputs[i], ...r })));
+    });
+  const detect = common(new Command("detect").description("replaced-token detection: which tokens the discriminator thinks were replaced"))
+    .argument("[texts...]", "texts to check")
+    .option("--threshold <p>", "P(replaced) above which a token is flagged", Number, 0.5)
+    .action(async (args: string[], o: Common & { threshold: number }) => {
+      const inputs = readInputs(args, o);
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const res = await m.detect(inputs, o.threshold);
+      res.forEach((toks, i) => {
+        if (o.format === "tsv") console.log(toks.map((t) => `${t.token}${t.replaced ? "*" : ""}`).join(" "));
+        else console.log(JSON.stringify({ text: inputs[i], replaced: toks.filter((t) => t.replaced).map((t) => t.token), tokens: toks }));
+      });
+    });
+  const fill = common(new Command("fill-mask").description("the generator's top-k tokens for each [MASK] in a text"))
+    .argument("[texts...]", "texts containing [MASK]")
+    .option("--top-k <k>", "candidates per [MASK]", int, 5)
+    .action(async (args: string[], o: Common & { topK: number }) => {
+      const inputs = readInputs(args, { ...o, pairs: false }) as string[];
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const res = await m.fillMask(inputs, o.topK);
+      res.forEach((masks, i) => {
+        if (o.format === "tsv") console.log(masks.map((c) => c.map((x) => `${x.token}:${x.probability.toFixed(4)}`).join(" ")).join("\t"));
+        else console.log(JSON.stringify({ text: inputs[i], masks }));
+      });
+    });
+  const embed = common(new Command("embed").description("sentence vectors (mean-pooled last hidden state, or [CLS])"))
+    .argument("[texts...]", "texts to embed")
+    .addOption(new Option("--pooling <p>", "how to pool token states").choices(["mean", "cls"]).default("mean"))
+    .action(async (args: string[], o: Common & { pooling: "mean" | "cls" }) => {
+      const inputs = readInputs(args, o);
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const res = await m.embed(inputs, o.pooling);
+      res.forEach((v, i) => console.log(o.format === "tsv" ? Array.from(v, (x) => x.toPrecision(6)).join("\t") : JSON.stringify({ text: inputs[i], embedding: Array.from(v) })));
+    });
+  return [classify, detect, fill, embed];
+}
