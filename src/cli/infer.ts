@@ -85,3 +85,31 @@ export function inferCommands(): Command[] {
     });
   return [classify, detect, fill, embed];
 }
+
+export function serveCommand(): Command {
+  return new Command("serve")
+    .description("serve a model over HTTP: POST /classify, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
+    .requiredOption("--model <dir>", "a Hugging Face ELECTRA folder")
+    .option("--port <n>", "TCP port (0: any free port)", int, 8080)
+    .option("--host <addr>", "address to listen on", "127.0.0.1")
+    .option("--max-batch <n>", "most inputs run as one batch", int, 32)
+    .option("--max-wait-ms <n>", "how long a request waits for others to join its batch", int, 5)
+    .option("--max-body-bytes <n>", "largest request body", int, 1 << 20)
+    .option("--max-inputs <n>", "most inputs in one request", int, 256)
+    .option("--threads <n>", "threads (default: all cores)", int)
+    .action(async (o: { model: string; port: number; host: string; maxBatch: number; maxWaitMs: number; maxBodyBytes: number; maxInputs: number; threads?: number }) => {
+      const { ElectraServer } = await import("../infer/server.js");
+      const model = await Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch });
+      const server = new ElectraServer(model, o);
+      const port = await server.listen();
+      console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
+      const stop = async (sig: string) => {
+        console.log(`electra serve: ${sig}: finishing queued requests, then closing`);
+        await server.close();
+        console.log(`electra serve: closed after ${server.stats.requests} requests, ${server.stats.inputs} inputs in ${server.stats.batches} batches`);
+        process.exit(0);
+      };
+      process.once("SIGINT", () => void stop("SIGINT"));
+      process.once("SIGTERM", () => void stop("SIGTERM"));
+    });
+}

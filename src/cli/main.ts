@@ -3,7 +3,7 @@
 import { Command } from "commander";
 import { convertCommand, inspectCommand } from "./checkpoint.js";
 import { finetuneCommands } from "./finetune.js";
-import { inferCommands } from "./infer.js";
+import { inferCommands, serveCommand } from "./infer.js";
 import { demoCommand, pretrainCommand, vocabCommand } from "./pretrain.js";
 
 const program = new Command("electra")
@@ -15,6 +15,7 @@ program.addCommand(pretrainCommand());
 for (const c of finetuneCommands()) program.addCommand(c);
 program.addCommand(vocabCommand());
 for (const c of inferCommands()) program.addCommand(c);
+program.addCommand(serveCommand());
 program.addCommand(inspectCommand());
 program.addCommand(convertCommand());
 
