@@ -18,6 +18,7 @@ import {
 } from "../../src/data/pretrain-builder.js";
 import { WordPieceTokenizer, SPECIAL_TOKENS } from "../../src/data/tokenizer.js";
 import { readCorpusLines } from "../../src/data/corpus.js";
+import { skipUnless } from "../helpers/paths.js";
 
 const SHARED = path.resolve(process.cwd(), "../shared");
 const VOCAB = path.join(SHARED, "data/models/google-electra-small-discriminator/vocab.txt");
@@ -25,13 +26,6 @@ const CORPUS = path.join(SHARED, "data/corpus/nltk-gutenberg");
 const CLS = 101;
 const SEP = 102;
 
-function need(...files: string[]): string | false {
-  const missing = files.filter((f) => !existsSync(f));
-  if (missing.length === 0) return false;
-  const reason = `shared data absent: ${missing.join(", ")}`;
-  console.log(`# skip: ${reason}`);
-  return reason;
-}
 
 function tmp(): string {
   return mkdtempSync(path.join(tmpdir(), "builder-test-"));
@@ -434,7 +428,7 @@ test("loader: every example once per epoch, shuffled, exact resume from a saved 
   }
 });
 
-test("real corpus and vocabulary: a Gutenberg book builds into valid examples", { skip: need(VOCAB, CORPUS) }, async () => {
+test("real corpus and vocabulary: a Gutenberg book builds into valid examples", { skip: skipUnless(VOCAB, CORPUS) }, async () => {
   const dir = tmp();
   try {
     const tok = WordPieceTokenizer.fromVocabFile(VOCAB);

@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { WordPieceTokenizer, truncateSeqPair, trainWordPiece, readVocabFile, SPECIAL_TOKENS } from "../../src/data/tokenizer.js";
+import { skipUnless } from "../helpers/paths.js";
 
 const SHARED = path.resolve(process.cwd(), "../shared");
 const MODELS = path.join(SHARED, "data/models");
@@ -11,13 +12,6 @@ const SMALL_VOCAB = path.join(MODELS, "google-electra-small-discriminator/vocab.
 const BASE_JSON = path.join(MODELS, "google-electra-base-discriminator/tokenizer.json");
 const RICK_JSON = path.join(MODELS, "rickSomers-electra-small-finetuned-seqcls/tokenizer.json");
 
-function need(...files: string[]): string | false {
-  const missing = files.filter((f) => !existsSync(f));
-  if (missing.length === 0) return false;
-  const reason = `shared data absent: ${missing.join(", ")}`;
-  console.log(`# skip: ${reason}`);
-  return reason;
-}
 
 const SENTENCES = [
   "The quick brown fox jumps",
@@ -32,7 +26,7 @@ const SENTENCES = [
   "   ",
 ];
 
-test("vocab.txt: known BERT uncased ids, special ids, vocab size", { skip: need(SMALL_VOCAB) }, async () => {
+test("vocab.txt: known BERT uncased ids, special ids, vocab size", { skip: skipUnless(SMALL_VOCAB) }, async () => {
   const tok = WordPieceTokenizer.fromVocabFile(SMALL_VOCAB);
   assert.equal(tok.vocabSize, 30522);
   assert.deepEqual(tok.specials(), { padId: 0, unkId: 100, clsId: 101, sepId: 102, maskId: 103 });
@@ -54,13 +48,13 @@ test("vocab.txt: known BERT uncased ids, special ids, vocab size", { skip: need(
   assert.deepEqual(await tok.encode(""), new Int32Array(0));
 });
 
-test("encodeBatch equals encode one by one", { skip: need(SMALL_VOCAB) }, async () => {
+test("encodeBatch equals encode one by one", { skip: skipUnless(SMALL_VOCAB) }, async () => {
   const tok = WordPieceTokenizer.fromVocabFile(SMALL_VOCAB);
   const batch = await tok.encodeBatch(SENTENCES);
   for (let i = 0; i < SENTENCES.length; i++) assert.deepEqual(batch[i], await tok.encode(SENTENCES[i]), SENTENCES[i]);
 });
 
-test("encodePair: [CLS] A [SEP] B [SEP], token types, official longest-first truncation", { skip: need(SMALL_VOCAB) }, async () => {
+test("encodePair: [CLS] A [SEP] B [SEP], token types, official longest-first truncation", { skip: skipUnless(SMALL_VOCAB) }, async () => {
   const tok = WordPieceTokenizer.fromVocabFile(SMALL_VOCAB);
   const p = await tok.encodePair("the quick brown", "fox jumps", 12);
   assert.deepEqual(Array.from(p.inputIds), [101, 1996, 4248, 2829, 102, 4419, 14523, 102, 0, 0, 0, 0]);
@@ -85,14 +79,14 @@ test("encodePair: [CLS] A [SEP] B [SEP], token types, official longest-first tru
   assert.deepEqual(batch[0], p);
 });
 
-test("decode joins WordPiece pieces and drops special tokens", { skip: need(SMALL_VOCAB) }, async () => {
+test("decode joins WordPiece pieces and drops special tokens", { skip: skipUnless(SMALL_VOCAB) }, async () => {
   const tok = WordPieceTokenizer.fromVocabFile(SMALL_VOCAB);
   const p = await tok.encodePair("The unaffable fox.", "It jumps!", 16);
   assert.equal(tok.decode(p.inputIds), "the unaffable fox. it jumps!");
   assert.match(tok.decode(p.inputIds, false), /^\[CLS\] the unaffable fox\. \[SEP\] it jumps! \[SEP\] \[PAD\]/);
 });
 
-test("old-format tokenizer.json (no model.type) gives the same ids as vocab.txt", { skip: need(SMALL_VOCAB, BASE_JSON, RICK_JSON) }, async () => {
+test("old-format tokenizer.json (no model.type) gives the same ids as vocab.txt", { skip: skipUnless(SMALL_VOCAB, BASE_JSON, RICK_JSON) }, async () => {
   const raw = JSON.parse(readFileSync(BASE_JSON, "utf8")) as { model: Record<string, unknown> };
   assert.equal(raw.model.type, undefined, "the base tokenizer.json is the old format");
   const fromVocab = WordPieceTokenizer.fromVocabFile(SMALL_VOCAB);

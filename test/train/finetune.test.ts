@@ -20,7 +20,7 @@ import { sharedPath, skipUnless } from "../helpers/paths.js";
 
 const GLUE = sharedPath("data", "glue");
 const VOCAB = sharedPath("data", "models", "google-electra-small-discriminator", "vocab.txt");
-const noData = skipUnless(GLUE) || skipUnless(VOCAB);
+const noData = skipUnless(GLUE, VOCAB);
 if (noData) console.log(`# finetune tests that need GLUE data and the vocabulary are skipped: ${noData}`);
 
 // tiny models gain nothing from a second thread, and OpenMP barriers collapse when other processes share the cores
