@@ -112,9 +112,7 @@ export class Electra {
   }
 
   private forward(batch: Batch, rows: Int32Array | null = null) {
-    const ctx = new RunContext({ train: false });
-    // the three model classes share forward's signature; TypeScript cannot see through the union
-    return (this.model.forward as (c: RunContext, b: Batch, r: Int32Array | null) => { logits: Float32Array; hidden: Float32Array[] })(ctx, batch, rows);
+    return this.model.forward(new RunContext({ train: false }), batch, rows);
   }
 
   /** Labels and scores of a sequence classifier (texts or sentence pairs). */

@@ -548,7 +548,8 @@ export class ElectraForSequenceClassification extends ElectraWithHead<Classifier
   }
 }
 
-export type ElectraModel = ElectraForPreTraining | ElectraForMaskedLM | ElectraForSequenceClassification;
+/** Any of the three: they differ only in their head, so code that runs one of them needs nothing more. */
+export type ElectraModel = ElectraWithHead<unknown>;
 
 /** Builds a model of the given kind in a fresh ParamStore (allocated, zero-filled). */
 export function createModel(kind: ModelKind, cfg: ElectraConfig): ElectraModel {

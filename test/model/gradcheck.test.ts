@@ -167,7 +167,7 @@ function analytic(model: ElectraModel, batch: Batch, kind: string, cfg: ElectraC
     : cfg.num_labels === 1 ? mseLoss(ctx, out.logits, labels.floats!)
     : crossEntropyLoss(ctx, out.logits, labels.ints!, batch.B, cfg.num_labels);
   model.store.zeroGrad();
-  (model.backward as (c: RunContext, o: typeof out, d: Float32Array) => void)(ctx, out, loss.dlogits);
+  model.backward(ctx, out, loss.dlogits);
   return loss.loss;
 }
 

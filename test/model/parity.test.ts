@@ -120,8 +120,7 @@ function runModelCase(meta: CaseMeta, t: Map<string, TensorData>, r: Report): vo
   r.outputs("loss", [loss.loss], toFloat32(tensor(t, "output/loss")));
 
   store.zeroGrad();
-  // the three model classes share the backward signature; TypeScript cannot see through the union
-  (model.backward as (c: RunContext, o: typeof out, d: Float32Array) => void)(ctx, out, loss.dlogits);
+  model.backward(ctx, out, loss.dlogits);
   let grads = 0;
   for (const [key, td] of t) {
     if (!key.startsWith("grad/")) continue;
