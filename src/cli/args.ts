@@ -1,12 +1,30 @@
-/** Argument parsers shared by the commands (commander calls them with the raw string). */
+/** Argument parsers and checks shared by the commands (commander calls the parsers with the raw string). */
+import { existsSync, statSync } from "node:fs";
+import { InvalidArgumentError } from "commander";
+
+// InvalidArgumentError: commander reports it as one line naming the option, e.g.
+// "error: option '--steps <n>' argument 'abc' is invalid. expected an integer, got abc"
 export const int = (v: string): number => {
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`expected an integer, got ${v}`);
+  if (v.trim() === "" || !Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, got ${v}`);
   return n;
 };
 
 export const num = (v: string): number => {
   const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`expected a number, got ${v}`);
+  if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got ${v}`);
   return n;
 };
+
+/** The --threads help: what src/core/native.ts uses when the flag is not given. */
+export const THREADS_HELP = "threads (default: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores)";
+
+/**
+ * Throws one clear line when an input path given to a flag (or argument) is absent, before any work starts:
+ * "--data-dir /x does not exist".
+ */
+export function mustExist(what: string, path: string, kind: "file" | "folder" | "file or folder" = "file or folder"): void {
+  if (!existsSync(path)) throw new Error(`${what} ${path} does not exist`);
+  if (kind === "folder" && !statSync(path).isDirectory()) throw new Error(`${what} ${path} is not a folder`);
+  if (kind === "file" && statSync(path).isDirectory()) throw new Error(`${what} ${path} is a folder, not a file`);
+}

@@ -11,6 +11,7 @@ import { readTfCheckpoint } from "../io/tf-bundle.js";
 import { tfToHf, type ElectraPart } from "../io/tf-names.js";
 import { parseConfig } from "../model/config.js";
 import { createModel } from "../model/electra.js";
+import { mustExist } from "./args.js";
 
 interface Loaded {
   tensors: Map<string, TensorData>;
@@ -45,6 +46,8 @@ export interface ConvertOptions {
 
 /** Converts IN to OUT; OUT's kind comes from its extension: .safetensors, .bin, else a Hugging Face folder. */
 export function convert(input: string, out: string, o: ConvertOptions): { tensors: number; out: string } {
+  if (o.config) mustExist("--config", o.config, "file");
+  if (o.vocab) mustExist("--vocab", o.vocab, "file");
   const src = load(input);
   let tensors = src.tensors;
   let config = src.config;
@@ -91,9 +94,9 @@ export function convertCommand(): Command {
     .description("convert between .safetensors, .bin and Hugging Face folders, and from TensorFlow checkpoints (official ELECTRA names) to Hugging Face folders")
     .argument("<in>", "a .safetensors or .bin file, a Hugging Face folder, or a TensorFlow checkpoint (prefix, .index, or folder)")
     .argument("<out>", "OUT.safetensors, OUT.bin, or a folder (Hugging Face layout)")
-    .option("--config <file>", "config.json for the output folder (required from TensorFlow or bare files)")
-    .addOption(new Option("--part <part>", "which model to extract from a TensorFlow ELECTRA checkpoint").choices(["discriminator", "generator"]))
-    .option("--vocab <file>", "vocab.txt or tokenizer.json to copy into the output folder")
+    .option("--config <file>", "config.json for the output folder (default: the input folder's; required from TensorFlow or bare files)")
+    .addOption(new Option("--part <part>", "which model to extract from a TensorFlow ELECTRA checkpoint (required for those; default: none)").choices(["discriminator", "generator"]))
+    .option("--vocab <file>", "vocab.txt or tokenizer.json to copy into the output folder (default: the input folder's tokenizer files)")
     .option("--legacy", "write .bin in the legacy (pre-1.6) torch.save format instead of the zip format", false)
     .option("--bin", "write pytorch_model.bin instead of model.safetensors into the output folder", false)
     .action((input: string, out: string, o: ConvertOptions) => {

@@ -1,6 +1,6 @@
 /** `electra finetune`, `electra evaluate`, `electra predict`: command-line front ends of src/train/finetune.ts. */
 import { Command, Option } from "commander";
-import { int, num } from "./args.js";
+import { int, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { setThreads } from "../core/native.js";
 import { GLUE_TASK_NAMES } from "../data/glue.js";
@@ -40,7 +40,7 @@ const intList = (v: string) => v.split(",").filter((s) => s.trim() !== "").map((
 const fmt = (x: number) => (Math.abs(x) >= 1 ? x.toFixed(2) : x.toFixed(4));
 
 /** Progress: a bar on a TTY, plain lines (about 20 per seed, and every evaluation) otherwise. */
-function progressReporter(task: string, quiet: boolean): (e: FinetuneEvent) => void {
+export function progressReporter(task: string, quiet: boolean): (e: FinetuneEvent) => void {
   const tty = process.stderr.isTTY && !quiet;
   let bar: cliProgress.SingleBar | null = null;
   let every = 1, seedLabel = "", dev = "-";
@@ -86,10 +86,18 @@ function progressReporter(task: string, quiet: boolean): (e: FinetuneEvent) => v
   };
 }
 
+/** Missing inputs: one line naming the flag, before a model is loaded. */
+function checkInputs(o: { dataDir: string; model?: string; vocab?: string }): void {
+  mustExist("--data-dir", o.dataDir, "folder");
+  if (o.model) mustExist("--model", o.model, "folder");
+  if (o.vocab) mustExist("--vocab", o.vocab, "file");
+}
+
 export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise<FinetuneReport> {
   if (o.threads) setThreads(o.threads);
   if (o.model && o.config) throw new Error("give --model DIR or --config NAME (with --vocab), not both");
   if (!o.model && !o.config) throw new Error("give --model DIR (a Hugging Face folder) or --config NAME --vocab FILE (random weights)");
+  checkInputs(o);
   return finetune({
     task: o.task, dataDir: o.dataDir, out: o.out, model: o.model, config: o.config, vocab: o.vocab,
     seeds: o.seeds && o.seeds.length ? o.seeds : [o.seed], epochs: o.epochs, lr: o.lr, batchSize: o.batchSize, evalBatchSize: o.evalBatchSize,
@@ -106,13 +114,13 @@ export function finetuneCommand(): Command {
     .description("fine-tune an ELECTRA classifier on a GLUE task (official recipe), score the dev set after each epoch, keep the best")
     .requiredOption("--task <name>", `GLUE task: ${TASKS}`)
     .requiredOption("--data-dir <dir>", "GLUE data root (holding CoLA/, SST-2/, ... as download_glue_data.py lays them out)")
-    .option("--model <dir>", "start from a Hugging Face folder (a pretrained discriminator; its heads are dropped)")
-    .option("--config <name|file>", `start from random weights: preset (${Object.keys(PRESETS).join(", ")}) or a config.json (needs --vocab)`)
+    .option("--model <dir>", "start from a Hugging Face folder (a pretrained discriminator; its heads are dropped) (default: none; then --config is needed)")
+    .option("--config <name|file>", `start from random weights: preset (${Object.keys(PRESETS).join(", ")}) or a config.json (needs --vocab) (default: none; then --model is needed)`)
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
     .requiredOption("--out <dir>", "output folder: metrics.json, dev_predictions.tsv, model/")
     .option("--epochs <n>", "training epochs (default: 3; 10 for RTE and STS-B, as configure_finetuning.py)", num)
     .option("--seed <n>", "random seed (data order, dropout, head init)", int, 1)
-    .option("--seeds <list>", "comma-separated seeds: one fine-tuning per seed, the median reported (overrides --seed)", intList)
+    .option("--seeds <list>", "comma-separated seeds: one fine-tuning per seed, the median reported (overrides --seed) (default: only --seed)", intList)
     .option("--lr <x>", "peak learning rate (default: 1e-4, 5e-5 for large, as the official code; the paper uses 3e-4 for small)", num)
     .option("--batch-size <n>", "training batch size", int, FINETUNE_BATCH_SIZE)
     .option("--eval-batch-size <n>", "evaluation batch size", int, 64)
@@ -121,12 +129,12 @@ export function finetuneCommand(): Command {
     .option("--weight-decay <x>", "decoupled weight decay (not on LayerNorm and biases)", num, FINETUNE_WEIGHT_DECAY)
     .option("--warmup-proportion <x>", "fraction of the steps with a linear warmup", num, FINETUNE_WARMUP_PROPORTION)
     .addOption(new Option("--head <kind>", "classification head: hf (dense-GELU-out_proj, as Hugging Face) or official (one dense layer)").choices(["hf", "official"]).default("hf"))
-    .option("--max-train-examples <n>", "read only the first n training rows (quick runs)", int)
-    .option("--max-eval-examples <n>", "read only the first n dev rows (quick runs)", int)
-    .option("--max-steps <n>", "stop after n optimizer steps (the schedule is fitted to them)", int)
+    .option("--max-train-examples <n>", "read only the first n training rows (quick runs) (default: all)", int)
+    .option("--max-eval-examples <n>", "read only the first n dev rows (quick runs) (default: all)", int)
+    .option("--max-steps <n>", "stop after n optimizer steps (the schedule is fitted to them) (default: no limit: epochs x steps per epoch)", int)
     .option("--no-double-unordered", "MRPC and STS-B: do not also train on the swapped sentence order (official default: both orders)")
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
-    .addOption(new Option("--threads <n>", "threads (default: all cores, or ELECTRA_THREADS)").argParser(int))
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
     .addHelpText("after", `\nDynamic padding: batches are padded to their longest example; examples are sorted by length within chunks of ${BUCKET_CHUNK_BATCHES} batches and the batches shuffled.\nSTS-B is a regression on score / 5 (official); the saved model outputs the 0..5 score.\nWrites OUT/metrics.json (per seed and median), OUT/dev_predictions.tsv and OUT/model/ (the best seed's best epoch).`)
     .action(async (o: FinetuneCliOptions & { doubleUnordered: boolean }) => {
       // commander sets doubleUnordered = true unless --no-double-unordered: leave the task default unless it was turned off
@@ -149,6 +157,7 @@ export interface EvaluateCliOptions {
 }
 
 export async function runEvaluate(o: EvaluateCliOptions): Promise<EvaluateResult> {
+  checkInputs(o);
   if (o.threads) setThreads(o.threads);
   return evaluate({ task: o.task, dataDir: o.dataDir, model: o.model, split: o.split, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength });
 }
@@ -163,7 +172,7 @@ export function evaluateCommand(): Command {
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
     .option("--batch-size <n>", "evaluation batch size", int, 64)
     .option("--max-seq-length <n>", "tokens per example after truncation", int, FINETUNE_MAX_SEQ_LENGTH)
-    .addOption(new Option("--threads <n>", "threads (default: all cores, or ELECTRA_THREADS)").argParser(int))
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
     .action(async (o: EvaluateCliOptions) => {
       const r = await runEvaluate(o);
       if (r.label_note) console.error(`note: ${r.label_note}`);
@@ -178,6 +187,7 @@ export interface PredictCliOptions extends EvaluateCliOptions {
 }
 
 export async function runPredict(o: PredictCliOptions): Promise<PredictResult> {
+  checkInputs(o);
   if (o.threads) setThreads(o.threads);
   return predict({ task: o.task, dataDir: o.dataDir, model: o.model, split: o.split, out: o.out, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength, decimals: o.decimals });
 }
@@ -194,7 +204,7 @@ export function predictCommand(): Command {
     .option("--batch-size <n>", "batch size", int, 64)
     .option("--max-seq-length <n>", "tokens per example after truncation", int, FINETUNE_MAX_SEQ_LENGTH)
     .option("--decimals <n>", "decimal places of STS-B scores", int, 3)
-    .addOption(new Option("--threads <n>", "threads (default: all cores, or ELECTRA_THREADS)").argParser(int))
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
     .action(async (o: PredictCliOptions) => {
       const r = await runPredict(o);
       if (r.label_note) console.error(`note: ${r.label_note}`);

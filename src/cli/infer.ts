@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
-import { int } from "./args.js";
+import { int, mustExist, num, THREADS_HELP } from "./args.js";
 
 interface Common {
   model: string;
@@ -15,6 +15,9 @@ interface Common {
 
 /** Texts from the arguments, else --file, else standard input; one per line; with --pairs, "A<TAB>B". */
 function readInputs(args: string[], o: Common): TextInput[] {
+  // missing paths first: a wrong --model should not wait for standard input, nor load anything
+  mustExist("--model", o.model, "folder");
+  if (o.file) mustExist("--file", o.file, "file");
   let lines = args;
   if (!lines.length) {
     const raw = o.file ? readFileSync(o.file, "utf8") : readFileSync(0, "utf8");
@@ -36,7 +39,7 @@ function common(cmd: Command): Command {
     .option("--pairs", "inputs are sentence pairs, tab-separated", false)
     .addOption(new Option("--format <fmt>", "output format").choices(["json", "tsv"]).default("json"))
     .option("--batch-size <n>", "inputs per forward pass", int, 32)
-    .option("--threads <n>", "threads (default: all cores)", int);
+    .option("--threads <n>", THREADS_HELP, int);
 }
 
 const text = (x: TextInput) => (typeof x === "string" ? x : `${x[0]}\t${x[1]}`);
@@ -52,7 +55,7 @@ export function inferCommands(): Command[] {
     });
   const detect = common(new Command("detect").description("replaced-token detection: which tokens the discriminator thinks were replaced"))
     .argument("[texts...]", "texts to check")
-    .option("--threshold <p>", "P(replaced) above which a token is flagged", Number, 0.5)
+    .option("--threshold <p>", "P(replaced) above which a token is flagged", num, 0.5)
     .action(async (args: string[], o: Common & { threshold: number }) => {
       const inputs = readInputs(args, o);
       const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
@@ -96,7 +99,7 @@ export function serveCommand(): Command {
     .option("--max-wait-ms <n>", "how long a request waits for others to join its batch", int, 5)
     .option("--max-body-bytes <n>", "largest request body", int, 1 << 20)
     .option("--max-inputs <n>", "most inputs in one request", int, 256)
-    .option("--threads <n>", "threads (default: all cores)", int)
+    .option("--threads <n>", THREADS_HELP, int)
     .action(async (o: { model: string; port: number; host: string; maxBatch: number; maxWaitMs: number; maxBodyBytes: number; maxInputs: number; threads?: number }) => {
       const { ElectraServer } = await import("../infer/server.js");
       const model = await Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch });

