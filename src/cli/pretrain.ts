@@ -10,7 +10,7 @@ import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCo
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { parseConfig } from "../model/config.js";
 import { finetune, type FinetuneReport } from "../train/finetune.js";
-import { generatorConfig, PRESETS, pretrain, type MetricsRecord } from "../train/pretrain.js";
+import { generatorConfig, PRESETS, pretrain, type DiscBiasInit, type MetricsRecord } from "../train/pretrain.js";
 import { progressReporter } from "./finetune.js";
 
 export interface PretrainCliOptions {
@@ -32,7 +32,7 @@ export interface PretrainCliOptions {
   logEvery: number;
   accumulate: number;
   biasCorrection: boolean;
-  discBiasInit?: "prior" | "zero";
+  discBiasInit?: DiscBiasInit;
   threads?: number;
   /** what ends a document: a blank line (the official corpus format) or only the end of a file */
   documents?: "blank-lines" | "files";

@@ -33,28 +33,27 @@ const WORLD: Creature[] = [
 const thirdPerson = (v: string) => (/(sh|ch|ss|zz|x)$/.test(v) ? `${v}es` : `${v}s`);
 const pick = <T>(rng: Rng, a: readonly T[]): T => a[rng.randint(0, a.length - 1)];
 
-/** One clause as words; `agree` false breaks number agreement, `actor` lends another creature's verb/food. */
-function clauseWords(rng: Rng, c: Creature, agree = true, actor: Creature = c): string[] {
+/** One clause: the subject ("the loyal dog", "some cows") and what follows it ("barks at the door", "eat hay"). */
+function clause(rng: Rng, c: Creature): { many: boolean; subject: string[]; predicate: string[] } {
   const many = rng.uniform() < 0.4;
   const det = many ? pick(rng, ["the", "some", "many"]) : pick(rng, ["the", "a", "the"]);
-  const words = [det];
-  if (rng.uniform() < 0.7) words.push(pick(rng, c.adjectives));
-  words.push(many ? c.plural : c.noun);
-  // the verb's number follows the subject's, unless agreement is to be broken
-  const pluralVerb = agree ? many : !many;
-  if (rng.uniform() < 0.3) return [...words, pluralVerb ? "eat" : "eats", ...pick(rng, actor.food).split(" ")];
-  const verb = pick(rng, Object.keys(actor.actions));
-  return [...words, pluralVerb ? verb : thirdPerson(verb), ...pick(rng, actor.actions[verb]).split(" ")];
+  const subject = [det];
+  if (rng.uniform() < 0.7) subject.push(pick(rng, c.adjectives));
+  subject.push(many ? c.plural : c.noun);
+  if (rng.uniform() < 0.3) return { many, subject, predicate: [many ? "eat" : "eats", pick(rng, c.food)] };
+  const verb = pick(rng, Object.keys(c.actions));
+  return { many, subject, predicate: [many ? verb : thirdPerson(verb), pick(rng, c.actions[verb])] };
 }
 
-const sentence = (rng: Rng, c: Creature): string => clauseWords(rng, c).join(" ");
+function sentence(rng: Rng, c: Creature): string {
+  const { subject, predicate } = clause(rng, c);
+  return [...subject, ...predicate].join(" ");
+}
 
 /** A clause whose subject is a pronoun ("they gallop across the plain", "it eats hay"): the creature is not named. */
 function pronounClause(rng: Rng, c: Creature): string {
-  const words = clauseWords(rng, c);
-  const verbAt = words.findIndex((w) => w === c.noun || w === c.plural) + 1;
-  const plural = words[verbAt] === "eat" || Object.keys(c.actions).includes(words[verbAt]);
-  return [plural ? "they" : "it", ...words.slice(verbAt)].join(" ");
+  const { many, predicate } = clause(rng, c);
+  return [many ? "they" : "it", ...predicate].join(" ");
 }
 const asSentence = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1) + ".";
 
