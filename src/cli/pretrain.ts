@@ -5,7 +5,7 @@ import { Command, Option } from "commander";
 import { int, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { setThreads } from "../core/native.js";
-import { buildPretrainingData } from "../data/pretrain-builder.js";
+import { buildPretrainingData, vocabCoverageWarning } from "../data/pretrain-builder.js";
 import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { parseConfig } from "../model/config.js";
@@ -91,6 +91,8 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
       if (!quiet) console.error(`building examples from ${o.corpus} (max_seq_length ${maxSeqLength}) ...`);
       const s = await buildPretrainingData({ corpus: o.corpus, tokenizer, out: examples, maxSeqLength, seed: o.seed, blanksSeparateDocs: (o.documents ?? "blank-lines") === "blank-lines" });
       if (!quiet) console.error(`  ${s.examples} examples, ${s.tokens} tokens from ${s.documents} documents in ${s.seconds.toFixed(1)} s`);
+      const coverage = vocabCoverageWarning(s, o.vocab);
+      if (coverage) console.error(`warning: ${coverage}`);
     }
   }
   const steps = o.steps;

@@ -626,6 +626,8 @@ export interface BuildProgress {
 }
 
 export interface BuildSummary {
+  /** The corpus path as given. */
+  corpus: string;
   out: string;
   maxSeqLength: number;
   seed: number;
@@ -642,6 +644,9 @@ export interface BuildSummary {
   examples: number;
   /** Tokens in the examples, [CLS]/[SEP] included. */
   exampleTokens: number;
+  /** Distinct vocabulary entries that occur in the examples ([CLS]/[SEP] included), of `vocabSize`. */
+  vocabUsed: number;
+  vocabSize: number;
   builder: BuilderStats;
   invalidUtf8Replacements: number;
   warnings: string[];
@@ -670,6 +675,28 @@ export interface BuildOptions {
   maxPieceBytes?: number;
 }
 
+/**
+ * Warn when more than this fraction of the vocabulary never occurs in the corpus. The generator's output
+ * layer is tied to the shared word embeddings, so its softmax gradient reaches every row at every step,
+ * also rows whose token the corpus never has; Adam scales those small, same-signed gradients up to
+ * full-size steps, so all such rows drift the same way and end up nearly alike. A fine-tuning task full
+ * of those words (a modern task after pretraining on old books with the BERT vocabulary) then starts
+ * from embeddings that cannot tell its words apart. A vocabulary trained on the corpus avoids it.
+ */
+export const VOCAB_UNUSED_WARN_FRACTION = 0.1;
+
+/** The warning for a corpus that leaves much of the vocabulary unused, or null. */
+export function vocabCoverageWarning(s: Pick<BuildSummary, "vocabUsed" | "vocabSize" | "corpus">, vocabPath: string): string | null {
+  const unused = s.vocabSize - s.vocabUsed;
+  if (unused <= VOCAB_UNUSED_WARN_FRACTION * s.vocabSize) return null;
+  return (
+    `${unused} of the ${s.vocabSize} entries of ${vocabPath} never occur in ${s.corpus}; pretraining moves their embeddings ` +
+    `together (the tied generator softmax reaches every row and Adam makes those small gradients full-size steps), so words ` +
+    `the corpus lacks end up looking alike to fine-tuning. For pretraining from scratch, train a vocabulary on the corpus: ` +
+    `electra vocab --corpus ${s.corpus} --size 8192 --out vocab.txt`
+  );
+}
+
 /** Streams corpus → tokenizer → ExampleBuilder → example file. */
 export async function buildPretrainingData(opts: BuildOptions): Promise<BuildSummary> {
   const t0 = performance.now();
@@ -695,10 +722,12 @@ export async function buildPretrainingData(opts: BuildOptions): Promise<BuildSum
   let lineLen = 0;
   let lineNonBlank = false;
 
+  const seen = new Uint8Array(tok.vocabSize);
   const emit = (ex: BuiltExample | null): void => {
     if (ex) {
       writer.add(ex.ids, ex.segmentBoundary);
       exampleTokens += ex.ids.length;
+      for (let i = 0; i < ex.ids.length; i++) if (ex.ids[i] < seen.length) seen[ex.ids[i]] = 1;
     }
   };
   const endDoc = (): void => {
@@ -782,6 +811,7 @@ export async function buildPretrainingData(opts: BuildOptions): Promise<BuildSum
   }
   const seconds = (performance.now() - t0) / 1000;
   return {
+    corpus: opts.corpus,
     out: opts.out,
     maxSeqLength: T,
     seed,
@@ -795,6 +825,8 @@ export async function buildPretrainingData(opts: BuildOptions): Promise<BuildSum
     tokens,
     examples: writer.count,
     exampleTokens,
+    vocabUsed: seen.reduce((a, b) => a + b, 0),
+    vocabSize: tok.vocabSize,
     builder: { ...builder.stats },
     invalidUtf8Replacements: stats.invalidUtf8Replacements,
     warnings: stats.warnings.map((w) => w.message),

@@ -133,9 +133,31 @@ export function exportTensors(store: ParamStore, prefix = ""): Map<string, Tenso
 export interface SaveOptions {
   prefix?: string;
   architecture: "ElectraForPreTraining" | "ElectraForMaskedLM" | "ElectraForSequenceClassification";
-  /** vocab.txt and/or tokenizer.json files to copy beside the weights */
+  /** vocab.txt and/or tokenizer.json files to copy beside the weights (under those names: see tokenizerFileNames) */
   tokenizerFiles?: string[];
   metadata?: Record<string, string>;
+}
+
+/** Names loaders look for in a model folder; other tokenizer files are copied under one of the first two. */
+export const TOKENIZER_FILE_NAMES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] as const;
+
+/**
+ * The name each tokenizer file gets in a saved folder: its own if it is one loaders look for, otherwise
+ * tokenizer.json (a .json file) or vocab.txt (anything else, e.g. `my-vocab-8k.txt`), so the folder
+ * loads by itself. Two files claiming the same name is an error.
+ */
+export function tokenizerFileNames(files: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  const taken = new Map<string, string>();
+  for (const f of files) {
+    const own = basename(f);
+    const name = (TOKENIZER_FILE_NAMES as readonly string[]).includes(own) ? own : own.endsWith(".json") ? "tokenizer.json" : "vocab.txt";
+    const prev = taken.get(name);
+    if (prev !== undefined) throw new Error(`tokenizer files ${prev} and ${f} would both be saved as ${name}`);
+    taken.set(name, f);
+    out.push([f, name]);
+  }
+  return out;
 }
 
 /**
@@ -150,7 +172,7 @@ export function writeHfFolder(dir: string, tensors: Map<string, TensorData>, con
   writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
   if (opts.format === "bin") writePytorchZip(tensors, join(tmp, "pytorch_model.bin"));
   else writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(tensors, { format: "pt", ...opts.metadata }));
-  for (const f of opts.tokenizerFiles ?? []) copyFileSync(f, join(tmp, basename(f)));
+  for (const [f, name] of tokenizerFileNames(opts.tokenizerFiles ?? [])) copyFileSync(f, join(tmp, name));
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);

@@ -26,14 +26,14 @@
  *  - beyond the official loop: the dev set is scored after every epoch and the best epoch's weights (by the task's
  *    main metric) are kept; several seeds run one after another and the median of each metric is reported.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { Rng } from "../core/rng.js";
 import {
   getGlueTask, predictionRows, readGlueSplit, resolveSplit, writePredictions, type GlueExample, type GlueTask,
 } from "../data/glue.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { loadIntoStore, readHfFolder, saveHfFolder, type HfFolder } from "../io/hf-folder.js";
+import { loadIntoStore, readHfFolder, saveHfFolder, TOKENIZER_FILE_NAMES, type HfFolder } from "../io/hf-folder.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { scoreTask } from "../metrics/glue-metrics.js";
 import { parseConfig, type ClassifierHead, type ElectraConfig } from "../model/config.js";
@@ -335,8 +335,6 @@ export interface StartingPoint {
   source: string;
 }
 
-const TOKENIZER_EXTRAS = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"];
-
 /** A Hugging Face folder (a pretrained discriminator, usually) as the starting point. */
 export function pretrainedStart(dir: string, vocab?: string): StartingPoint {
   const folder: HfFolder = readHfFolder(dir);
@@ -347,7 +345,7 @@ export function pretrainedStart(dir: string, vocab?: string): StartingPoint {
     throw new Error(`the tokenizer ${tokFile} has ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${folder.config.vocab_size}`);
   }
   const tensors = new Map([...folder.tensors].filter(([k]) => !k.startsWith("classifier.")));
-  const tokenizerFiles = vocab ? [resolve(vocab)] : TOKENIZER_EXTRAS.map((f) => join(dir, f)).filter((f) => existsSync(f));
+  const tokenizerFiles = vocab ? [resolve(vocab)] : TOKENIZER_FILE_NAMES.map((f) => join(dir, f)).filter((f) => existsSync(f));
   return { config: folder.config, tokenizer, tokenizerFiles, tensors, source: folder.weightsFile };
 }
 
@@ -383,12 +381,6 @@ function saveClassifier(dir: string, model: ElectraForSequenceClassification, to
   } finally {
     w.set(keepW);
     b.set(keepB);
-  }
-  // a vocabulary under another name is also saved under the name loaders look for
-  for (const f of tokenizerFiles) {
-    const canonical = f.endsWith(".json") ? "tokenizer.json" : "vocab.txt";
-    const name = basename(f);
-    if (name !== canonical && !TOKENIZER_EXTRAS.includes(name) && !existsSync(join(dir, canonical))) copyFileSync(f, join(dir, canonical));
   }
 }
 

@@ -14,6 +14,7 @@ import {
   encodeExampleRecord,
   recordBytesFor,
   EXAMPLE_FILE_HEADER_BYTES,
+  vocabCoverageWarning,
   type BuiltExample,
 } from "../../src/data/pretrain-builder.js";
 import { WordPieceTokenizer, SPECIAL_TOKENS } from "../../src/data/tokenizer.js";
@@ -236,6 +237,11 @@ test("pipeline: corpus → tokenizer → builder → example file round trip, su
     assert.equal(s.documents, 60);
     assert.equal(s.files, 3);
     assert.deepEqual(s.builder, builder.stats);
+    const used = new Set<number>();
+    for (const e of expected) for (const id of e.ids) used.add(id);
+    assert.equal(s.vocabSize, tok.vocabSize);
+    assert.equal(s.vocabUsed, used.size);
+    assert.ok(s.vocabUsed > 10 && s.vocabUsed < s.vocabSize, `vocabUsed ${s.vocabUsed} of ${s.vocabSize}`);
 
     const ef = ExampleFile.open(out);
     assert.equal(ef.count, expected.length);
@@ -428,6 +434,14 @@ test("loader: every example once per epoch, shuffled, exact resume from a saved 
   }
 });
 
+test("vocabCoverageWarning: silent up to 10% of the vocabulary unused, names the counts and the fix above", () => {
+  assert.equal(vocabCoverageWarning({ vocabSize: 1000, vocabUsed: 900, corpus: "c" }, "v.txt"), null);
+  assert.equal(vocabCoverageWarning({ vocabSize: 1000, vocabUsed: 1000, corpus: "c" }, "v.txt"), null);
+  const w = vocabCoverageWarning({ vocabSize: 1000, vocabUsed: 899, corpus: "books/" }, "v.txt") ?? "";
+  assert.match(w, /^101 of the 1000 entries of v\.txt never occur in books\//);
+  assert.match(w, /electra vocab --corpus books\/ --size 8192/);
+});
+
 test("real corpus and vocabulary: a Gutenberg book builds into valid examples", { skip: skipUnless(VOCAB, CORPUS) }, async () => {
   const dir = tmp();
   try {
@@ -444,6 +458,10 @@ test("real corpus and vocabulary: a Gutenberg book builds into valid examples", 
       assert.equal(b.inputIds[r * 128 + L - 1], tok.sepId);
     }
     assert.match(tok.decode(ef.read(0).inputIds), /[a-z]/);
+    // one book uses a small part of BERT's 30522 entries: the builder says so
+    assert.equal(s.vocabSize, 30522);
+    assert.ok(s.vocabUsed > 1000 && s.vocabUsed < 5000, `vocabUsed ${s.vocabUsed}`);
+    assert.match(vocabCoverageWarning(s, "vocab.txt") ?? "", new RegExp(`^${30522 - s.vocabUsed} of the 30522 entries of vocab.txt never occur in .*blake-poems.txt`));
     ef.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,10 +1,10 @@
 /** Hugging Face folders: save and load, strict key checking, tied lm head, bare encoder keys, .bin weights. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exportTensors, loadIntoStore, readHfFolder, saveHfFolder, writeHfFolder } from "../../src/io/hf-folder.js";
+import { exportTensors, loadIntoStore, readHfFolder, saveHfFolder, tokenizerFileNames, writeHfFolder } from "../../src/io/hf-folder.js";
 import { writePytorchLegacy } from "../../src/io/pytorch-bin.js";
 import type { TensorData } from "../../src/io/tensor-data.js";
 import { parseConfig } from "../../src/model/config.js";
@@ -31,6 +31,26 @@ test("save -> load round trip is exact; the tied lm head is written once and may
   loadIntoStore(third.store, withTied);
   assert.deepEqual(third.store.data, gen.store.data);
   rmSync(dir, { recursive: true });
+});
+
+test("a vocabulary under another name is saved as vocab.txt (a .json one as tokenizer.json), so the folder loads by itself", () => {
+  const dir = mkdtempSync(join(tmpdir(), "electra-hf-"));
+  try {
+    const vocab = join(dir, "vocab-gutenberg-8k.txt");
+    writeFileSync(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n");
+    const disc = createModel("discriminator", cfg);
+    initParams(disc.store, 0.02, 4);
+    saveHfFolder(join(dir, "d"), disc.store, cfg, { architecture: "ElectraForPreTraining", tokenizerFiles: [vocab] });
+    assert.deepEqual(readdirSync(join(dir, "d")).sort(), ["config.json", "model.safetensors", "vocab.txt"]);
+    assert.equal(readFileSync(join(dir, "d", "vocab.txt"), "utf8"), readFileSync(vocab, "utf8"));
+    assert.equal(readHfFolder(join(dir, "d")).tokenizerFile, join(dir, "d", "vocab.txt"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.deepEqual(tokenizerFileNames(["/a/tokenizer.json", "/a/vocab.txt", "/a/special_tokens_map.json"]).map((x) => x[1]),
+    ["tokenizer.json", "vocab.txt", "special_tokens_map.json"]);
+  assert.deepEqual(tokenizerFileNames(["/b/my-tok.json", "/b/words"]).map((x) => x[1]), ["tokenizer.json", "vocab.txt"]);
+  assert.throws(() => tokenizerFileNames(["/a/vocab.txt", "/b/other.txt"]), /\/a\/vocab\.txt and \/b\/other\.txt would both be saved as vocab\.txt/);
 });
 
 test("strict loading names missing and unexpected keys and shape mismatches", () => {
