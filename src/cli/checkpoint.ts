@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Command, Option } from "commander";
-import { readHfFolder, writeHfFolder, loadIntoStore, TOKENIZER_FILE_NAMES } from "../io/hf-folder.js";
+import { readHfFolder, writeHfFolder, loadIntoStore, tokenizerFilesIn } from "../io/hf-folder.js";
 import { detectFormat, inspectTensorsJsonl } from "../io/inspect.js";
 import { readPytorchBin, writePytorchLegacy, writePytorchZip } from "../io/pytorch-bin.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
@@ -27,8 +27,7 @@ function isHfFolder(path: string): boolean {
 function load(input: string): Loaded {
   if (isHfFolder(input)) {
     const f = readHfFolder(input);
-    const tokenizerFiles = TOKENIZER_FILE_NAMES.map((n) => join(input, n)).filter((p) => existsSync(p));
-    return { tensors: f.tensors, config: f.rawConfig, tokenizerFiles, tf: false };
+    return { tensors: f.tensors, config: f.rawConfig, tokenizerFiles: tokenizerFilesIn(input), tf: false };
   }
   const format = detectFormat(input);
   if (format === "safetensors") return { tensors: readSafetensors(input).tensors, config: null, tokenizerFiles: [], tf: false };

@@ -141,6 +141,11 @@ export interface SaveOptions {
 /** Names loaders look for in a model folder; other tokenizer files are copied under one of the first two. */
 export const TOKENIZER_FILE_NAMES = ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] as const;
 
+/** The tokenizer files a model folder has (those of TOKENIZER_FILE_NAMES that exist), to carry into a new folder. */
+export function tokenizerFilesIn(dir: string): string[] {
+  return TOKENIZER_FILE_NAMES.map((n) => join(dir, n)).filter((p) => existsSync(p));
+}
+
 /**
  * The name each tokenizer file gets in a saved folder: its own if it is one loaders look for, otherwise
  * tokenizer.json (a .json file) or vocab.txt (anything else, e.g. `my-vocab-8k.txt`), so the folder

@@ -33,7 +33,7 @@ import {
   getGlueTask, predictionRows, readGlueSplit, resolveSplit, writePredictions, type GlueExample, type GlueTask,
 } from "../data/glue.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { loadIntoStore, readHfFolder, saveHfFolder, TOKENIZER_FILE_NAMES, type HfFolder } from "../io/hf-folder.js";
+import { loadIntoStore, readHfFolder, saveHfFolder, tokenizerFilesIn, type HfFolder } from "../io/hf-folder.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { scoreTask } from "../metrics/glue-metrics.js";
 import { parseConfig, type ClassifierHead, type ElectraConfig } from "../model/config.js";
@@ -345,7 +345,7 @@ export function pretrainedStart(dir: string, vocab?: string): StartingPoint {
     throw new Error(`the tokenizer ${tokFile} has ${tokenizer.vocabSize} tokens, more than the model's vocab_size ${folder.config.vocab_size}`);
   }
   const tensors = new Map([...folder.tensors].filter(([k]) => !k.startsWith("classifier.")));
-  const tokenizerFiles = vocab ? [resolve(vocab)] : TOKENIZER_FILE_NAMES.map((f) => join(dir, f)).filter((f) => existsSync(f));
+  const tokenizerFiles = vocab ? [resolve(vocab)] : tokenizerFilesIn(dir);
   return { config: folder.config, tokenizer, tokenizerFiles, tensors, source: folder.weightsFile };
 }
 
