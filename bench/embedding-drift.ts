@@ -13,6 +13,7 @@ import { toFloat32 } from "../src/io/tensor-data.js";
 import { ExampleFile } from "../src/data/pretrain-builder.js";
 import { Rng } from "../src/core/rng.js";
 import { SPECIAL_TOKENS } from "../src/data/tokenizer.js";
+import { rowCosine } from "./rows.js";
 
 const PAIRS = 4000;
 
@@ -36,16 +37,7 @@ function main(): void {
   const groups: [string, number[]][] = [["never in the examples", []], ["in the examples", []]];
   for (let v = SPECIAL_TOKENS.length; v < V; v++) groups[seen[v]][1].push(v);
   const rng = new Rng(12345);
-  const cos = (a: number, b: number): number => {
-    let d = 0, na = 0, nb = 0;
-    for (let i = 0; i < E; i++) {
-      const x = w[a * E + i], y = w[b * E + i];
-      d += x * y;
-      na += x * x;
-      nb += y * y;
-    }
-    return d / Math.sqrt(na * nb);
-  };
+  const cos = (a: number, b: number): number => rowCosine(w, a, b, E);
   for (const [name, rows] of groups) {
     if (rows.length < 2) {
       console.log(JSON.stringify({ group: name, rows: rows.length }));

@@ -8,16 +8,19 @@ import { setThreads } from "../core/native.js";
 import { buildPretrainingData, vocabCoverageWarning } from "../data/pretrain-builder.js";
 import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { parseConfig } from "../model/config.js";
+import { parseConfig, type ElectraConfig } from "../model/config.js";
 import { finetune, type FinetuneReport } from "../train/finetune.js";
-import { generatorConfig, PRESETS, pretrain, type DiscBiasInit, type MetricsRecord } from "../train/pretrain.js";
+import { generatorConfig, PRESETS, pretrain, readInitPair, type DiscBiasInit, type MetricsRecord, type Preset } from "../train/pretrain.js";
 import { progressReporter } from "./finetune.js";
 
 export interface PretrainCliOptions {
   corpus?: string;
   examples?: string;
   vocab: string;
-  config: string;
+  /** preset name or config.json (default "small"); not with initFrom */
+  config?: string;
+  /** continue pretraining from DIR/discriminator + DIR/generator */
+  initFrom?: string;
   generatorFraction?: number;
   steps: number;
   out: string;
@@ -52,7 +55,7 @@ function progress(total: number, quiet: boolean) {
       if (rec) {
         const p = { loss: rec.loss.toFixed(3), gacc: rec.generator_accuracy.toFixed(3), dacc: rec.discriminator_accuracy.toFixed(3), tps: Math.round(rec.tokens_per_second) };
         if (bar) bar.update(step, p);
-        else if (!quiet) console.error(`step ${step}/${total}  loss ${p.loss}  mlm loss ${rec.generator_loss.toFixed(3)}  mlm acc ${p.gacc}  disc loss ${rec.discriminator_loss.toFixed(4)}  disc acc ${p.dacc}  ${p.tps} tok/s  eta ${Math.round(rec.eta_seconds)}s`);
+        else if (!quiet) console.error(`step ${step}/${total}  loss ${p.loss}  mlm loss ${rec.generator_loss.toFixed(3)}  mlm acc ${p.gacc}  disc loss ${rec.discriminator_loss.toFixed(4)} (base rate ${rec.discriminator_base_loss.toFixed(4)})  disc acc ${p.dacc}  ${p.tps} tok/s  eta ${Math.round(rec.eta_seconds)}s`);
       } else bar?.update(step);
     },
     stop() {
@@ -68,18 +71,31 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   else if (o.corpus && !(o.resume && existsSync(join(o.out, "examples.bin")))) mustExist("--corpus", o.corpus);
   if (o.threads) setThreads(o.threads);
   const tokenizer = WordPieceTokenizer.load(o.vocab);
-  let discRaw: Record<string, unknown>, fraction: number, preset = PRESETS[o.config];
-  if (preset) {
-    discRaw = { ...preset.model };
-    fraction = o.generatorFraction ?? preset.generatorFraction;
-  } else {
-    if (!existsSync(o.config)) throw new Error(`--config ${o.config} is neither a preset (${Object.keys(PRESETS).join(", ")}) nor a file`);
-    discRaw = JSON.parse(readFileSync(o.config, "utf8"));
-    fraction = o.generatorFraction ?? 0.25;
+  let discConfig: ElectraConfig, genConfig: ElectraConfig, preset: Preset;
+  if (o.initFrom) mustExist("--init-from", o.initFrom, "folder");
+  const init = o.initFrom ? readInitPair(o.initFrom) : undefined;
+  if (init) {
+    if (o.config !== undefined || o.generatorFraction !== undefined) throw new Error("--init-from takes both architectures from its folders; leave out --config and --generator-fraction");
+    discConfig = init.discriminator.config;
+    genConfig = init.generator.config;
+    if (tokenizer.vocabSize > discConfig.vocab_size) throw new Error(`--vocab ${o.vocab} has ${tokenizer.vocabSize} tokens but the models in --init-from ${o.initFrom} only ${discConfig.vocab_size}`);
     preset = PRESETS.small;
+  } else {
+    const name = o.config ?? "small";
+    let discRaw: Record<string, unknown>, fraction: number;
+    if (PRESETS[name]) {
+      preset = PRESETS[name];
+      discRaw = { ...preset.model };
+      fraction = o.generatorFraction ?? preset.generatorFraction;
+    } else {
+      if (!existsSync(name)) throw new Error(`--config ${name} is neither a preset (${Object.keys(PRESETS).join(", ")}) nor a file`);
+      discRaw = JSON.parse(readFileSync(name, "utf8"));
+      fraction = o.generatorFraction ?? 0.25;
+      preset = PRESETS.small;
+    }
+    discConfig = parseConfig({ ...discRaw, vocab_size: tokenizer.vocabSize }, name);
+    genConfig = generatorConfig(discConfig, fraction);
   }
-  const discConfig = parseConfig({ ...discRaw, vocab_size: tokenizer.vocabSize }, o.config);
-  const genConfig = generatorConfig(discConfig, fraction);
   const maxSeqLength = o.maxSeqLength ?? preset.maxSeqLength;
   if (maxSeqLength > discConfig.max_position_embeddings) throw new Error(`--max-seq-length ${maxSeqLength} exceeds max_position_embeddings ${discConfig.max_position_embeddings}`);
   mkdirSync(o.out, { recursive: true });
@@ -102,7 +118,7 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
     examples, tokenizer, tokenizerFiles: [resolve(o.vocab)], discConfig, genConfig, out: o.out, steps,
     batchSize: o.batchSize ?? preset.batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
     maskProb: o.maskProb ?? preset.maskProb, seed: o.seed, logEvery: o.logEvery, saveEvery: o.saveEvery, accumulate: o.accumulate,
-    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, resume: o.resume,
+    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume,
     onStep: (step, rec) => {
       if (!started) {
         bar.start(step - 1);
@@ -122,7 +138,8 @@ export function pretrainCommand(): Command {
     .option("--corpus <path>", "a text file or folder: one sentence per line, blank line between documents (default: none; then --examples is needed)")
     .option("--examples <file>", "a prebuilt example file, instead of --corpus (default: built from --corpus into OUT/examples.bin)")
     .requiredOption("--vocab <file>", "vocab.txt or tokenizer.json (WordPiece)")
-    .option("--config <name|file>", `preset (${Object.keys(PRESETS).join(", ")}) or a config.json`, "small")
+    .option("--config <name|file>", `preset (${Object.keys(PRESETS).join(", ")}) or a config.json (default: small)`)
+    .option("--init-from <dir>", "continue pretraining from DIR/discriminator and DIR/generator (an earlier run's OUT or OUT/checkpoint) with a fresh optimizer and lr schedule; the architecture comes from there; batch size, lr, mask probability and sequence length default to small's (default: none, random weights)")
     .option("--generator-fraction <f>", "generator width / discriminator width (default: the preset's; 0.25 with a config.json)", num)
     .option("--steps <n>", "optimizer steps", int, 1000)
     .requiredOption("--out <dir>", "output folder")
@@ -177,7 +194,7 @@ export function demoCommand(): Command {
       const lines = readFileSync(join(o.out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as MetricsRecord);
       const first = lines[0];
       const fmt = (r: MetricsRecord) => `step ${String(r.step).padStart(4)}: mlm loss ${r.generator_loss.toFixed(3)}, mlm accuracy ${r.generator_accuracy.toFixed(3)}, ` +
-        `discriminator loss ${r.discriminator_loss.toFixed(4)}, accuracy ${r.discriminator_accuracy.toFixed(3)} ` +
+        `discriminator loss ${r.discriminator_loss.toFixed(4)} (base rate alone: ${r.discriminator_base_loss.toFixed(4)}), accuracy ${r.discriminator_accuracy.toFixed(3)} ` +
         `(always "original": ${(1 - r.replaced_fraction).toFixed(3)}), precision ${r.discriminator_precision.toFixed(3)}, recall ${r.discriminator_recall.toFixed(3)}`;
       console.log(`pretraining, first: ${fmt(first)}`);
       if (last) console.log(`pretraining, last:  ${fmt(last)}`);

@@ -14,7 +14,7 @@ import { ExampleFile, PretrainDataLoader, type LoaderPosition } from "../data/pr
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { readSafetensors, serializeSafetensors } from "../io/safetensors.js";
 import { fromFloat32, toFloat32 } from "../io/tensor-data.js";
-import { loadIntoStore, readHfFolder, saveHfFolder } from "../io/hf-folder.js";
+import { loadIntoStore, readHfFolder, saveHfFolder, type HfFolder } from "../io/hf-folder.js";
 import { parseConfig, type ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/electra.js";
 import { initParams } from "../model/params.js";
@@ -73,6 +73,12 @@ export function discriminatorPriorBias(maskProb: number): number {
   return Math.log(maskProb / (1 - maskProb));
 }
 
+/** -(p ln p + (1 - p) ln(1 - p)) in nats; 0 at p = 0 and p = 1. */
+export function binaryEntropy(p: number): number {
+  const term = (q: number) => (q > 0 ? -q * Math.log(q) : 0);
+  return term(p) + term(1 - p);
+}
+
 /** lr(step) = peak * (1 - step / total) * min(1, step / warmup), as the official polynomial decay with warmup. */
 export function learningRate(step: number, peak: number, total: number, warmup: number): number {
   const decay = Math.max(0, 1 - step / total);
@@ -100,6 +106,8 @@ export interface PretrainOptions {
   biasCorrection: boolean;
   /** the discriminator output bias at initialisation (default "prior"; see DiscBiasInit) */
   discBiasInit?: DiscBiasInit;
+  /** start from these weights instead of random ones (continued pretraining; see readInitPair) */
+  init?: InitPair;
   resume: boolean;
   /** called after each optimizer step (progress bars) and with each logged record */
   onStep?: (step: number, rec: MetricsRecord | null) => void;
@@ -115,6 +123,11 @@ export interface MetricsRecord {
   discriminator_precision: number;
   discriminator_recall: number;
   replaced_fraction: number;
+  /**
+   * binaryEntropy(replaced_fraction): the loss of a discriminator that knows only the base rate. What the
+   * discriminator has learnt about context is this minus discriminator_loss (BENCHMARKS.md, issue 5).
+   */
+  discriminator_base_loss: number;
   lr: number;
   grad_norm: number;
   tokens_per_second: number;
@@ -148,6 +161,32 @@ function trimBatch(inputIds: Int32Array, tokenTypeIds: Int32Array, attentionMask
   return { B, T: L, inputIds: cut(inputIds), tokenTypeIds: cut(tokenTypeIds), attentionMask: cut(attentionMask) };
 }
 
+/** A generator + discriminator pair to continue pretraining from: two Hugging Face folders. */
+export interface InitPair {
+  discriminator: HfFolder;
+  generator: HfFolder;
+}
+
+/**
+ * Reads DIR/discriminator and DIR/generator (the layout `electra pretrain` writes into OUT and OUT/checkpoint;
+ * released pairs such as google/electra-small-discriminator + -generator can be put into that layout). The
+ * configs come from the folders; they must agree on everything the shared embedding block has.
+ */
+export function readInitPair(dir: string): InitPair {
+  const sub = (name: string): HfFolder => {
+    const d = join(dir, name);
+    if (!existsSync(join(d, "config.json"))) throw new Error(`--init-from ${dir}: ${d}/config.json is missing (expected ${dir}/discriminator and ${dir}/generator, as electra pretrain writes them)`);
+    return readHfFolder(d);
+  };
+  const pair = { discriminator: sub("discriminator"), generator: sub("generator") };
+  for (const k of ["vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size"] as const) {
+    if (pair.discriminator.config[k] !== pair.generator.config[k]) {
+      throw new Error(`--init-from ${dir}: the generator and the discriminator disagree on ${k} (${pair.generator.config[k]} vs ${pair.discriminator.config[k]}), so they cannot share embeddings`);
+    }
+  }
+  return pair;
+}
+
 export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecord | null; model: RtdModel }> {
   mkdirSync(o.out, { recursive: true });
   const file = ExampleFile.open(o.examples);
@@ -155,7 +194,11 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   const model = new RtdModel(o.discConfig, o.genConfig);
   const store = model.store;
   initParams(store, o.discConfig.initializer_range, o.seed, new Map([[`${DISCRIMINATOR_PREFIX}electra.embeddings.word_embeddings.weight`, o.discConfig.pad_token_id]]));
-  if ((o.discBiasInit ?? "prior") === "prior") {
+  if (o.init) {
+    // the generator first, then the discriminator: the shared embedding block ends up the discriminator's
+    loadIntoStore(store, o.init.generator.tensors, { prefix: GENERATOR_PREFIX, source: o.init.generator.weightsFile });
+    loadIntoStore(store, o.init.discriminator.tensors, { prefix: DISCRIMINATOR_PREFIX, source: o.init.discriminator.weightsFile });
+  } else if ((o.discBiasInit ?? "prior") === "prior") {
     store.get(`${DISCRIMINATOR_PREFIX}discriminator_predictions.dense_prediction.bias`).fill(discriminatorPriorBias(o.maskProb));
   }
   const opt = new AdamW(store, { weightDecay: WEIGHT_DECAY, biasCorrection: o.biasCorrection });
@@ -260,7 +303,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
         step, loss: win.loss / win.n, generator_loss: win.gl / win.n, generator_accuracy: win.gc / Math.max(1, win.masked),
         discriminator_loss: win.dl / win.n, discriminator_accuracy: win.dc / Math.max(1, win.real),
         discriminator_precision: win.pp ? win.tp / win.pp : 0, discriminator_recall: win.ap ? win.tp / win.ap : 0,
-        replaced_fraction: win.ap / Math.max(1, win.real), lr, grad_norm: win.norm / steps,
+        replaced_fraction: win.ap / Math.max(1, win.real), discriminator_base_loss: binaryEntropy(win.ap / Math.max(1, win.real)), lr, grad_norm: win.norm / steps,
         tokens_per_second: win.tokens / ((now - win.t) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
       };
       appendFileSync(metricsPath, JSON.stringify(rec) + "\n");

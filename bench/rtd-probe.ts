@@ -1,0 +1,85 @@
+/**
+ * Can a discriminator spot replaced word pieces, on fixed corruptions that do not depend on any generator?
+ * So discriminators from different runs or steps compare (the pretraining log's discriminator loss cannot:
+ * its task gets harder as the generator improves).
+ *
+ *   node dist/bench/rtd-probe.js DISC_DIR TEXT_FILE [N]
+ *
+ * Takes the first column of the first N (512) rows after the header of TEXT_FILE (a GLUE TSV such as
+ * SST-2/dev.tsv) and replaces 15% of the word pieces in two ways, printing a line for each:
+ *   "uniform":   random non-special vocabulary entries (mostly rare pieces: identity alone gives them away
+ *                to a model that knows word frequencies);
+ *   "same-text": pieces drawn from the same texts (replaced and original pieces then have the same
+ *                frequencies, so only context can tell them apart: the contextual knowledge pretraining is for).
+ * Each line: the mean P(replaced) on replaced and on original pieces, the recall at 0.5 and the ROC AUC
+ * (0.5: no better than chance). Measurements in BENCHMARKS.md (issue 5, fourth measurement).
+ */
+import { readFileSync } from "node:fs";
+import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
+import { createModel, RunContext } from "../src/model/electra.js";
+import { WordPieceTokenizer, SPECIAL_TOKENS } from "../src/data/tokenizer.js";
+import { Rng } from "../src/core/rng.js";
+
+const REPLACE = 0.15;
+
+/** P(score of a positive > score of a negative), ties counted half, by the rank-sum (Mann-Whitney) formula. */
+function rocAuc(pos: number[], neg: number[]): number {
+  const all = [...pos.map((x) => [x, 1]), ...neg.map((x) => [x, 0])].sort((a, b) => a[0] - b[0]);
+  let rankSum = 0;
+  for (let i = 0; i < all.length;) {
+    let j = i;
+    while (j < all.length && all[j][0] === all[i][0]) j++;
+    const midRank = (i + 1 + j) / 2; // ranks i+1..j share their mean
+    for (let k = i; k < j; k++) if (all[k][1]) rankSum += midRank;
+    i = j;
+  }
+  return (rankSum - pos.length * (pos.length + 1) / 2) / (pos.length * neg.length);
+}
+
+async function main(): Promise<void> {
+  const [dir, textPath, nArg] = process.argv.slice(2);
+  if (!dir || !textPath) {
+    console.error("usage: node dist/bench/rtd-probe.js DISC_DIR TEXT_FILE [N]");
+    process.exit(2);
+  }
+  const folder = readHfFolder(dir);
+  const model = createModel("discriminator", folder.config);
+  loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
+  const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
+  const texts = readFileSync(textPath, "utf8").split("\n").slice(1).filter((l) => l.trim()).slice(0, Number(nArg ?? 512)).map((l) => l.split("\t")[0]);
+  const enc = await tk.encodePairBatch(texts.map((t) => [t, null] as const), 128);
+  const T = Math.max(...enc.map((e) => e.length)), B = enc.length, V = tk.vocabSize;
+  const pieces: number[] = [];
+  for (const e of enc) for (let t = 1; t < e.length - 1; t++) pieces.push(e.inputIds[t]);
+  const draws: Record<string, (rng: Rng) => number> = {
+    uniform: (rng) => SPECIAL_TOKENS.length + Math.floor(rng.uniform() * (V - SPECIAL_TOKENS.length)),
+    "same-text": (rng) => pieces[Math.floor(rng.uniform() * pieces.length)],
+  };
+  for (const [name, draw] of Object.entries(draws)) {
+    const inputIds = new Int32Array(B * T), tokenTypeIds = new Int32Array(B * T), attentionMask = new Int32Array(B * T), label = new Uint8Array(B * T);
+    const rng = new Rng(3);
+    enc.forEach((e, b) => {
+      inputIds.set(e.inputIds.subarray(0, e.length), b * T);
+      attentionMask.fill(1, b * T, b * T + e.length);
+      for (let t = 1; t < e.length - 1; t++) {
+        if (rng.uniform() >= REPLACE) continue;
+        const id = draw(rng);
+        inputIds[b * T + t] = id;
+        label[b * T + t] = id !== e.inputIds[t] ? 1 : 0; // drawing the original piece is no replacement
+      }
+    });
+    const { logits } = model.forward(new RunContext({ train: false }), { B, T, inputIds, tokenTypeIds, attentionMask });
+    const pos: number[] = [], neg: number[] = [];
+    enc.forEach((e, b) => {
+      for (let t = 1; t < e.length - 1; t++) (label[b * T + t] ? pos : neg).push(logits[b * T + t]);
+    });
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    const mean = (a: number[]) => a.reduce((s, x) => s + sig(x), 0) / a.length;
+    console.log(JSON.stringify({
+      replacements: name, replaced: pos.length, original: neg.length, p_replaced_on_replaced: +mean(pos).toFixed(4),
+      p_replaced_on_original: +mean(neg).toFixed(4), recall: +(pos.filter((x) => x > 0).length / pos.length).toFixed(4), auc: +rocAuc(pos, neg).toFixed(4),
+    }));
+  }
+}
+
+main();
