@@ -10,13 +10,13 @@
  * of the states' covariance C (how many directions carry the variance; hidden_size at most), and the mean
  * cosine between the [CLS] states of different sentences. Measurements in BENCHMARKS.md (issue 5).
  */
-import { readFileSync } from "node:fs";
 import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
 import { createModel, RunContext } from "../src/model/electra.js";
 import { initParams } from "../src/model/params.js";
 import { WordPieceTokenizer } from "../src/data/tokenizer.js";
 import { Rng } from "../src/core/rng.js";
-import { rowCosine } from "./rows.js";
+import { pack } from "../src/infer/electra.js";
+import { firstColumn, rowCosine } from "./rows.js";
 
 async function main(): Promise<void> {
   const [spec, textPath, nArg] = process.argv.slice(2);
@@ -31,16 +31,10 @@ async function main(): Promise<void> {
   if (random) initParams(model.store, folder.config.initializer_range, 1);
   else loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
   const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
-  const lines = readFileSync(textPath, "utf8").split("\n").slice(1).filter((l) => l.trim()).slice(0, Number(nArg ?? 256));
-  const texts = lines.map((l) => l.split("\t")[0]);
-  const enc = await tk.encodePairBatch(texts.map((t) => [t, null] as const), 128);
-  const T = Math.max(...enc.map((e) => e.length)), B = enc.length, C = folder.config.hidden_size;
-  const inputIds = new Int32Array(B * T), tokenTypeIds = new Int32Array(B * T), attentionMask = new Int32Array(B * T);
-  enc.forEach((e, b) => {
-    inputIds.set(e.inputIds.subarray(0, e.length), b * T);
-    attentionMask.fill(1, b * T, b * T + e.length);
-  });
-  const { hidden } = model.forward(new RunContext({ train: false }), { B, T, inputIds, tokenTypeIds, attentionMask });
+  const enc = await tk.encodePairBatch(firstColumn(textPath, Number(nArg ?? 256)).map((t) => [t, null] as const), 128);
+  const { batch } = pack(enc.map((e) => ({ ids: e.inputIds.subarray(0, e.length), types: e.tokenTypeIds.subarray(0, e.length) })));
+  const { B, T } = batch, C = folder.config.hidden_size;
+  const { hidden } = model.forward(new RunContext({ train: false }), batch);
   const rows: number[] = [];
   enc.forEach((e, b) => {
     for (let t = 1; t < e.length - 1; t++) rows.push(b * T + t);

@@ -14,11 +14,12 @@
  * Each line: the mean P(replaced) on replaced and on original pieces, the recall at 0.5 and the ROC AUC
  * (0.5: no better than chance). Measurements in BENCHMARKS.md (issue 5, fourth measurement).
  */
-import { readFileSync } from "node:fs";
 import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
 import { createModel, RunContext } from "../src/model/electra.js";
 import { WordPieceTokenizer, SPECIAL_TOKENS } from "../src/data/tokenizer.js";
 import { Rng } from "../src/core/rng.js";
+import { pack } from "../src/infer/electra.js";
+import { firstColumn } from "./rows.js";
 
 const REPLACE = 0.15;
 
@@ -46,9 +47,8 @@ async function main(): Promise<void> {
   const model = createModel("discriminator", folder.config);
   loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
   const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
-  const texts = readFileSync(textPath, "utf8").split("\n").slice(1).filter((l) => l.trim()).slice(0, Number(nArg ?? 512)).map((l) => l.split("\t")[0]);
-  const enc = await tk.encodePairBatch(texts.map((t) => [t, null] as const), 128);
-  const T = Math.max(...enc.map((e) => e.length)), B = enc.length, V = tk.vocabSize;
+  const enc = await tk.encodePairBatch(firstColumn(textPath, Number(nArg ?? 512)).map((t) => [t, null] as const), 128);
+  const V = tk.vocabSize;
   const pieces: number[] = [];
   for (const e of enc) for (let t = 1; t < e.length - 1; t++) pieces.push(e.inputIds[t]);
   const draws: Record<string, (rng: Rng) => number> = {
@@ -56,11 +56,11 @@ async function main(): Promise<void> {
     "same-text": (rng) => pieces[Math.floor(rng.uniform() * pieces.length)],
   };
   for (const [name, draw] of Object.entries(draws)) {
-    const inputIds = new Int32Array(B * T), tokenTypeIds = new Int32Array(B * T), attentionMask = new Int32Array(B * T), label = new Uint8Array(B * T);
+    const { batch } = pack(enc.map((e) => ({ ids: e.inputIds.subarray(0, e.length), types: e.tokenTypeIds.subarray(0, e.length) })));
+    const { B, T, inputIds } = batch;
+    const label = new Uint8Array(B * T);
     const rng = new Rng(3);
     enc.forEach((e, b) => {
-      inputIds.set(e.inputIds.subarray(0, e.length), b * T);
-      attentionMask.fill(1, b * T, b * T + e.length);
       for (let t = 1; t < e.length - 1; t++) {
         if (rng.uniform() >= REPLACE) continue;
         const id = draw(rng);
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
         label[b * T + t] = id !== e.inputIds[t] ? 1 : 0; // drawing the original piece is no replacement
       }
     });
-    const { logits } = model.forward(new RunContext({ train: false }), { B, T, inputIds, tokenTypeIds, attentionMask });
+    const { logits } = model.forward(new RunContext({ train: false }), batch);
     const pos: number[] = [], neg: number[] = [];
     enc.forEach((e, b) => {
       for (let t = 1; t < e.length - 1; t++) (label[b * T + t] ? pos : neg).push(logits[b * T + t]);

@@ -218,7 +218,7 @@ export class Electra {
 }
 
 /** Pads sequences to the longest into one batch. */
-function pack(seqs: { ids: Int32Array; types: Int32Array }[]): { batch: Batch; lengths: number[] } {
+export function pack(seqs: { ids: Int32Array; types: Int32Array }[]): { batch: Batch; lengths: number[] } {
   const B = seqs.length, T = Math.max(1, ...seqs.map((s) => s.ids.length));
   const inputIds = new Int32Array(B * T), tokenTypeIds = new Int32Array(B * T), attentionMask = new Int32Array(B * T);
   seqs.forEach((s, b) => {

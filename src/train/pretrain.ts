@@ -170,7 +170,7 @@ export interface InitPair {
 /**
  * Reads DIR/discriminator and DIR/generator (the layout `electra pretrain` writes into OUT and OUT/checkpoint;
  * released pairs such as google/electra-small-discriminator + -generator can be put into that layout). The
- * configs come from the folders; they must agree on everything the shared embedding block has.
+ * configs come from the folders; RtdModel checks that they can share the embedding block.
  */
 export function readInitPair(dir: string): InitPair {
   const sub = (name: string): HfFolder => {
@@ -178,13 +178,7 @@ export function readInitPair(dir: string): InitPair {
     if (!existsSync(join(d, "config.json"))) throw new Error(`--init-from ${dir}: ${d}/config.json is missing (expected ${dir}/discriminator and ${dir}/generator, as electra pretrain writes them)`);
     return readHfFolder(d);
   };
-  const pair = { discriminator: sub("discriminator"), generator: sub("generator") };
-  for (const k of ["vocab_size", "embedding_size", "max_position_embeddings", "type_vocab_size"] as const) {
-    if (pair.discriminator.config[k] !== pair.generator.config[k]) {
-      throw new Error(`--init-from ${dir}: the generator and the discriminator disagree on ${k} (${pair.generator.config[k]} vs ${pair.discriminator.config[k]}), so they cannot share embeddings`);
-    }
-  }
-  return pair;
+  return { discriminator: sub("discriminator"), generator: sub("generator") };
 }
 
 export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecord | null; model: RtdModel }> {
@@ -299,11 +293,12 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
       const elapsed = elapsedBefore + (now - t0) / 1000;
       const rate = (step - startStep) / ((now - t0) / 1000);
       const steps = win.n / o.accumulate;
+      const replacedFraction = win.ap / Math.max(1, win.real);
       rec = {
         step, loss: win.loss / win.n, generator_loss: win.gl / win.n, generator_accuracy: win.gc / Math.max(1, win.masked),
         discriminator_loss: win.dl / win.n, discriminator_accuracy: win.dc / Math.max(1, win.real),
         discriminator_precision: win.pp ? win.tp / win.pp : 0, discriminator_recall: win.ap ? win.tp / win.ap : 0,
-        replaced_fraction: win.ap / Math.max(1, win.real), discriminator_base_loss: binaryEntropy(win.ap / Math.max(1, win.real)), lr, grad_norm: win.norm / steps,
+        replaced_fraction: replacedFraction, discriminator_base_loss: binaryEntropy(replacedFraction), lr, grad_norm: win.norm / steps,
         tokens_per_second: win.tokens / ((now - win.t) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
       };
       appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
