@@ -19,23 +19,9 @@ import { createModel, RunContext } from "../src/model/electra.js";
 import { WordPieceTokenizer, SPECIAL_TOKENS } from "../src/data/tokenizer.js";
 import { Rng } from "../src/core/rng.js";
 import { pack } from "../src/infer/electra.js";
-import { firstColumn } from "./rows.js";
+import { firstColumn, rocAuc } from "./rows.js";
 
 const REPLACE = 0.15;
-
-/** P(score of a positive > score of a negative), ties counted half, by the rank-sum (Mann-Whitney) formula. */
-function rocAuc(pos: number[], neg: number[]): number {
-  const all = [...pos.map((x) => [x, 1]), ...neg.map((x) => [x, 0])].sort((a, b) => a[0] - b[0]);
-  let rankSum = 0;
-  for (let i = 0; i < all.length;) {
-    let j = i;
-    while (j < all.length && all[j][0] === all[i][0]) j++;
-    const midRank = (i + 1 + j) / 2; // ranks i+1..j share their mean
-    for (let k = i; k < j; k++) if (all[k][1]) rankSum += midRank;
-    i = j;
-  }
-  return (rankSum - pos.length * (pos.length + 1) / 2) / (pos.length * neg.length);
-}
 
 async function main(): Promise<void> {
   const [dir, textPath, nArg] = process.argv.slice(2);

@@ -1,0 +1,133 @@
+/**
+ * Does a pretrained model use word order? Three measurements that a bag-of-words model fails:
+ *
+ *   node dist/bench/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]
+ *
+ * MODEL_DIR is a generator (ElectraForMaskedLM) or discriminator (ElectraForPreTraining) folder; "random:"
+ * gives the same config at transformers' random init. Texts: the first column of the first N (256) rows after
+ * the header of TEXT_FILE (a GLUE TSV such as SST-2/dev.tsv). One JSON line each:
+ *   "attention": per layer, the mean attention weight a piece gives the piece before it and the piece after
+ *                it, and the mean entropy of its attention row, next to a uniform row's (1/length, log length).
+ *                Trained BERT-style encoders have heads that put most of their weight on a neighbour.
+ *   "positions": the mean cosine between the position embeddings of neighbouring positions (learned position
+ *                embeddings of a trained encoder vary smoothly: near 1; at random init: near 0) and their
+ *                mean norm next to the word embeddings'.
+ *   "order":     a generator's masked-LM loss at the same 15% of pieces (all [MASK]) with the texts in their
+ *                order and with each text's pieces shuffled (the shuffled loss is higher only if the model
+ *                uses order); a discriminator's ROC AUC of "this piece is in a shuffled text" from its
+ *                replaced-token logits (0.5: order makes no difference to it).
+ * Measurements in BENCHMARKS.md (issue 5, fifth measurement).
+ */
+import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
+import { createModel, RunContext, type ModelKind } from "../src/model/electra.js";
+import { initParams } from "../src/model/params.js";
+import { WordPieceTokenizer } from "../src/data/tokenizer.js";
+import { Rng } from "../src/core/rng.js";
+import { pack } from "../src/infer/electra.js";
+import { firstColumn, rocAuc, rowCosine, rowNorm } from "./rows.js";
+
+const MASK_FRACTION = 0.15;
+const MASK_ID = 4; // [MASK]: ids 0..4 are [PAD] [UNK] [CLS] [SEP] [MASK] in every vocabulary this package writes
+
+async function main(): Promise<void> {
+  const [spec, textPath, nArg] = process.argv.slice(2);
+  if (!spec || !textPath) {
+    console.error("usage: node dist/bench/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]");
+    process.exit(2);
+  }
+  const random = spec.startsWith("random:");
+  const folder = readHfFolder(random ? spec.slice(7) : spec);
+  const kind: ModelKind = [...folder.tensors.keys()].some((k) => k.startsWith("generator_predictions."))
+    ? "generator" : "discriminator";
+  const model = createModel(kind, folder.config);
+  if (random) initParams(model.store, folder.config.initializer_range, 1);
+  else loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
+  const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
+  const enc = await tk.encodePairBatch(firstColumn(textPath, Number(nArg ?? 256)).map((t) => [t, null] as const), 128);
+  const texts = enc.map((e) => Array.from(e.inputIds.subarray(0, e.length)));
+  const inner = (n: number) => Array.from({ length: Math.max(0, n - 2) }, (_, i) => i + 1); // positions between [CLS] and [SEP]
+  const NH = folder.config.num_attention_heads, C = folder.config.embedding_size;
+
+  // attention locality, on the texts as they are
+  const intact = pack(texts.map((ids) => ({ ids: Int32Array.from(ids), types: new Int32Array(ids.length) }))).batch;
+  const out = model.forward(new RunContext({ train: false }), intact, kind === "generator" ? Int32Array.from([0]) : null);
+  const T = intact.T;
+  const layers = out.enc.layers.map((L) => {
+    let prev = 0, next = 0, ent = 0, uniform = 0, uniformEnt = 0, n = 0;
+    texts.forEach((ids, b) => {
+      for (const i of inner(ids.length)) {
+        for (let h = 0; h < NH; h++) {
+          const row = L.probs.subarray(((b * NH + h) * T + i) * T, ((b * NH + h) * T + i + 1) * T);
+          prev += row[i - 1];
+          next += row[i + 1];
+          for (let j = 0; j < ids.length; j++) if (row[j] > 0) ent -= row[j] * Math.log(row[j]);
+          uniform += 1 / ids.length;
+          uniformEnt += Math.log(ids.length);
+          n++;
+        }
+      }
+    });
+    return { prev: +(prev / n).toFixed(4), next: +(next / n).toFixed(4), entropy: +(ent / n).toFixed(3), uniform: +(uniform / n).toFixed(4), uniform_entropy: +(uniformEnt / n).toFixed(3) };
+  });
+  console.log(JSON.stringify({ probe: "attention", layers }));
+
+  // position embeddings
+  const pos = model.store.get("electra.embeddings.position_embeddings.weight");
+  const word = model.store.get("electra.embeddings.word_embeddings.weight");
+  let adj = 0, pn = 0, wn = 0;
+  const P = Math.min(T, folder.config.max_position_embeddings) - 1;
+  for (let t = 1; t < P; t++) {
+    adj += rowCosine(pos, t, t + 1, C) / (P - 1);
+    pn += rowNorm(pos, t, C) / (P - 1);
+  }
+  const wordRows = folder.config.vocab_size - 5;
+  for (let r = 5; r < folder.config.vocab_size; r++) wn += rowNorm(word, r, C) / wordRows;
+  console.log(JSON.stringify({ probe: "positions", positions: P, neighbour_cosine: +adj.toFixed(4), position_norm: +pn.toFixed(4), word_norm: +wn.toFixed(4) }));
+
+  // order: the same texts with their inner pieces shuffled
+  const rng = new Rng(11);
+  const shuffled = texts.map((ids) => {
+    const mid = ids.slice(1, -1);
+    for (let i = mid.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.uniform() * (i + 1));
+      [mid[i], mid[j]] = [mid[j], mid[i]];
+    }
+    return [ids[0], ...mid, ids[ids.length - 1]];
+  });
+  if (kind === "generator") {
+    const maskAt = texts.map((ids) => inner(ids.length).filter(() => rng.uniform() < MASK_FRACTION));
+    const loss = (set: number[][]) => {
+      const { batch } = pack(set.map((ids, b) => {
+        const x = Int32Array.from(ids);
+        for (const t of maskAt[b]) x[t] = MASK_ID;
+        return { ids: x, types: new Int32Array(ids.length) };
+      }));
+      const rows: number[] = [], targets: number[] = [];
+      set.forEach((ids, b) => maskAt[b].forEach((t) => { rows.push(b * batch.T + t); targets.push(ids[t]); }));
+      const { logits } = model.forward(new RunContext({ train: false }), batch, Int32Array.from(rows));
+      const V = folder.config.vocab_size;
+      let total = 0;
+      targets.forEach((y, m) => {
+        let mx = -Infinity, z = 0;
+        for (let v = 0; v < V; v++) mx = Math.max(mx, logits[m * V + v]);
+        for (let v = 0; v < V; v++) z += Math.exp(logits[m * V + v] - mx);
+        total += mx + Math.log(z) - logits[m * V + y];
+      });
+      return { loss: total / targets.length, masked: targets.length };
+    };
+    const a = loss(texts), b = loss(shuffled);
+    console.log(JSON.stringify({ probe: "order", masked: a.masked, mlm_loss_in_order: +a.loss.toFixed(4), mlm_loss_shuffled: +b.loss.toFixed(4) }));
+  } else {
+    const logitsOf = (set: number[][]) => {
+      const { batch } = pack(set.map((ids) => ({ ids: Int32Array.from(ids), types: new Int32Array(ids.length) })));
+      const { logits } = model.forward(new RunContext({ train: false }), batch);
+      return set.flatMap((ids, b) => inner(ids.length).map((t) => logits[b * batch.T + t]));
+    };
+    console.log(JSON.stringify({ probe: "order", pieces: texts.reduce((s, x) => s + Math.max(0, x.length - 2), 0), auc_shuffled_vs_in_order: +rocAuc(logitsOf(shuffled), logitsOf(texts)).toFixed(4) }));
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});
