@@ -27,7 +27,6 @@ import { pack } from "../src/infer/electra.js";
 import { firstColumn, rocAuc, rowCosine, rowNorm } from "./rows.js";
 
 const MASK_FRACTION = 0.15;
-const MASK_ID = 4; // [MASK]: ids 0..4 are [PAD] [UNK] [CLS] [SEP] [MASK] in every vocabulary this package writes
 
 async function main(): Promise<void> {
   const [spec, textPath, nArg] = process.argv.slice(2);
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
     const loss = (set: number[][]) => {
       const { batch } = pack(set.map((ids, b) => {
         const x = Int32Array.from(ids);
-        for (const t of maskAt[b]) x[t] = MASK_ID;
+        for (const t of maskAt[b]) x[t] = tk.maskId;
         return { ids: x, types: new Int32Array(ids.length) };
       }));
       const rows: number[] = [], targets: number[] = [];
