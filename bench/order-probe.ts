@@ -18,31 +18,17 @@
  *                replaced-token logits (0.5: order makes no difference to it).
  * Measurements in BENCHMARKS.md (issue 5, fifth measurement).
  */
-import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
-import { createModel, RunContext, type ModelKind } from "../src/model/electra.js";
-import { initParams } from "../src/model/params.js";
-import { WordPieceTokenizer } from "../src/data/tokenizer.js";
+import { RunContext } from "../src/model/electra.js";
+import { SPECIAL_TOKENS } from "../src/data/tokenizer.js";
+import * as ops from "../src/core/ops.js";
 import { Rng } from "../src/core/rng.js";
 import { pack } from "../src/infer/electra.js";
-import { firstColumn, rocAuc, rowCosine, rowNorm } from "./rows.js";
+import { probeSetup, rocAuc, rowCosine, rowNorm } from "./rows.js";
 
 const MASK_FRACTION = 0.15;
 
 async function main(): Promise<void> {
-  const [spec, textPath, nArg] = process.argv.slice(2);
-  if (!spec || !textPath) {
-    console.error("usage: node dist/bench/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]");
-    process.exit(2);
-  }
-  const random = spec.startsWith("random:");
-  const folder = readHfFolder(random ? spec.slice(7) : spec);
-  const kind: ModelKind = [...folder.tensors.keys()].some((k) => k.startsWith("generator_predictions."))
-    ? "generator" : "discriminator";
-  const model = createModel(kind, folder.config);
-  if (random) initParams(model.store, folder.config.initializer_range, 1);
-  else loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
-  const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
-  const enc = await tk.encodePairBatch(firstColumn(textPath, Number(nArg ?? 256)).map((t) => [t, null] as const), 128);
+  const { folder, model, kind, tk, enc } = await probeSetup("node dist/bench/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]", 256, "auto");
   const texts = enc.map((e) => Array.from(e.inputIds.subarray(0, e.length)));
   const inner = (n: number) => Array.from({ length: Math.max(0, n - 2) }, (_, i) => i + 1); // positions between [CLS] and [SEP]
   const NH = folder.config.num_attention_heads, C = folder.config.embedding_size;
@@ -79,8 +65,8 @@ async function main(): Promise<void> {
     adj += rowCosine(pos, t, t + 1, C) / (P - 1);
     pn += rowNorm(pos, t, C) / (P - 1);
   }
-  const wordRows = folder.config.vocab_size - 5;
-  for (let r = 5; r < folder.config.vocab_size; r++) wn += rowNorm(word, r, C) / wordRows;
+  const wordRows = folder.config.vocab_size - SPECIAL_TOKENS.length;
+  for (let r = SPECIAL_TOKENS.length; r < folder.config.vocab_size; r++) wn += rowNorm(word, r, C) / wordRows;
   console.log(JSON.stringify({ probe: "positions", positions: P, neighbour_cosine: +adj.toFixed(4), position_norm: +pn.toFixed(4), word_norm: +wn.toFixed(4) }));
 
   // order: the same texts with their inner pieces shuffled
@@ -104,15 +90,9 @@ async function main(): Promise<void> {
       const rows: number[] = [], targets: number[] = [];
       set.forEach((ids, b) => maskAt[b].forEach((t) => { rows.push(b * batch.T + t); targets.push(ids[t]); }));
       const { logits } = model.forward(new RunContext({ train: false }), batch, Int32Array.from(rows));
-      const V = folder.config.vocab_size;
-      let total = 0;
-      targets.forEach((y, m) => {
-        let mx = -Infinity, z = 0;
-        for (let v = 0; v < V; v++) mx = Math.max(mx, logits[m * V + v]);
-        for (let v = 0; v < V; v++) z += Math.exp(logits[m * V + v] - mx);
-        total += mx + Math.log(z) - logits[m * V + y];
-      });
-      return { loss: total / targets.length, masked: targets.length };
+      const losses = new Float32Array(targets.length);
+      ops.crossentropyForward(losses, logits, Int32Array.from(targets), targets.length, folder.config.vocab_size);
+      return { loss: losses.reduce((s, x) => s + x, 0) / targets.length, masked: targets.length };
     };
     const a = loss(texts), b = loss(shuffled);
     console.log(JSON.stringify({ probe: "order", masked: a.masked, mlm_loss_in_order: +a.loss.toFixed(4), mlm_loss_shuffled: +b.loss.toFixed(4) }));

@@ -10,28 +10,13 @@
  * of the states' covariance C (how many directions carry the variance; hidden_size at most), and the mean
  * cosine between the [CLS] states of different sentences. Measurements in BENCHMARKS.md (issue 5).
  */
-import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
-import { createModel, RunContext } from "../src/model/electra.js";
-import { initParams } from "../src/model/params.js";
-import { WordPieceTokenizer } from "../src/data/tokenizer.js";
+import { RunContext } from "../src/model/electra.js";
 import { Rng } from "../src/core/rng.js";
 import { pack } from "../src/infer/electra.js";
-import { firstColumn, rowCosine } from "./rows.js";
+import { probeSetup, rowCosine } from "./rows.js";
 
 async function main(): Promise<void> {
-  const [spec, textPath, nArg] = process.argv.slice(2);
-  if (!spec || !textPath) {
-    console.error("usage: node dist/bench/representations.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]");
-    process.exit(2);
-  }
-  const random = spec.startsWith("random:");
-  const dir = random ? spec.slice(7) : spec;
-  const folder = readHfFolder(dir);
-  const model = createModel("discriminator", folder.config);
-  if (random) initParams(model.store, folder.config.initializer_range, 1);
-  else loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
-  const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
-  const enc = await tk.encodePairBatch(firstColumn(textPath, Number(nArg ?? 256)).map((t) => [t, null] as const), 128);
+  const { folder, model, enc } = await probeSetup("node dist/bench/representations.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]", 256, "discriminator");
   const { batch } = pack(enc.map((e) => ({ ids: e.inputIds.subarray(0, e.length), types: e.tokenTypeIds.subarray(0, e.length) })));
   const { B, T } = batch, C = folder.config.hidden_size;
   const { hidden } = model.forward(new RunContext({ train: false }), batch);

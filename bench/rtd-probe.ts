@@ -3,7 +3,7 @@
  * So discriminators from different runs or steps compare (the pretraining log's discriminator loss cannot:
  * its task gets harder as the generator improves).
  *
- *   node dist/bench/rtd-probe.js DISC_DIR TEXT_FILE [N]
+ *   node dist/bench/rtd-probe.js DISC_DIR|random:DISC_DIR TEXT_FILE [N]
  *
  * Takes the first column of the first N (512) rows after the header of TEXT_FILE (a GLUE TSV such as
  * SST-2/dev.tsv) and replaces 15% of the word pieces in two ways, printing a line for each:
@@ -14,26 +14,16 @@
  * Each line: the mean P(replaced) on replaced and on original pieces, the recall at 0.5 and the ROC AUC
  * (0.5: no better than chance). Measurements in BENCHMARKS.md (issue 5, fourth measurement).
  */
-import { readHfFolder, loadIntoStore } from "../src/io/hf-folder.js";
-import { createModel, RunContext } from "../src/model/electra.js";
-import { WordPieceTokenizer, SPECIAL_TOKENS } from "../src/data/tokenizer.js";
+import { RunContext } from "../src/model/electra.js";
+import { SPECIAL_TOKENS } from "../src/data/tokenizer.js";
 import { Rng } from "../src/core/rng.js";
 import { pack } from "../src/infer/electra.js";
-import { firstColumn, rocAuc } from "./rows.js";
+import { probeSetup, rocAuc } from "./rows.js";
 
 const REPLACE = 0.15;
 
 async function main(): Promise<void> {
-  const [dir, textPath, nArg] = process.argv.slice(2);
-  if (!dir || !textPath) {
-    console.error("usage: node dist/bench/rtd-probe.js DISC_DIR TEXT_FILE [N]");
-    process.exit(2);
-  }
-  const folder = readHfFolder(dir);
-  const model = createModel("discriminator", folder.config);
-  loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
-  const tk = WordPieceTokenizer.load(folder.tokenizerFile!);
-  const enc = await tk.encodePairBatch(firstColumn(textPath, Number(nArg ?? 512)).map((t) => [t, null] as const), 128);
+  const { model, tk, enc } = await probeSetup("node dist/bench/rtd-probe.js DISC_DIR|random:DISC_DIR TEXT_FILE [N]", 512, "discriminator");
   const V = tk.vocabSize;
   const pieces: number[] = [];
   for (const e of enc) for (let t = 1; t < e.length - 1; t++) pieces.push(e.inputIds[t]);
