@@ -11,7 +11,8 @@
  *                Trained BERT-style encoders have heads that put most of their weight on a neighbour.
  *   "positions": the mean cosine between the position embeddings of neighbouring positions (learned position
  *                embeddings of a trained encoder vary smoothly: near 1; at random init: near 0) and their
- *                mean norm next to the word embeddings'.
+ *                mean norm next to the word embeddings'. For a relative_key model (no position embeddings
+ *                added), the same for its first layer's distance embeddings of distances -D..D instead.
  *   "order":     a generator's masked-LM loss at the same 15% of pieces (all [MASK]) with the texts in their
  *                order and with each text's pieces shuffled (the shuffled loss is higher only if the model
  *                uses order); a discriminator's ROC AUC of "this piece is in a shuffled text" from its
@@ -56,18 +57,22 @@ async function main(): Promise<void> {
   });
   console.log(JSON.stringify({ probe: "attention", layers }));
 
-  // position embeddings
-  const pos = model.store.get("electra.embeddings.position_embeddings.weight");
+  // position embeddings (absolute), or the first layer's distance embeddings (relative_key)
+  const relative = folder.config.position_embedding_type === "relative_key";
   const word = model.store.get("electra.embeddings.word_embeddings.weight");
   let adj = 0, pn = 0, wn = 0;
   const P = Math.min(T, folder.config.max_position_embeddings) - 1;
-  for (let t = 1; t < P; t++) {
-    adj += rowCosine(pos, t, t + 1, C) / (P - 1);
-    pn += rowNorm(pos, t, C) / (P - 1);
+  const table = relative ? model.store.get("electra.encoder.layer.0.attention.self.distance_embedding.weight") : model.store.get("electra.embeddings.position_embeddings.weight");
+  const width = relative ? folder.config.hidden_size / NH : C;
+  const rows = relative ? Array.from({ length: 2 * P - 1 }, (_, k) => folder.config.max_position_embeddings - P + k) : Array.from({ length: P - 1 }, (_, k) => k + 1);
+  for (let k = 0; k + 1 < rows.length; k++) {
+    adj += rowCosine(table, rows[k], rows[k + 1], width) / (rows.length - 1);
+    pn += rowNorm(table, rows[k], width) / (rows.length - 1);
   }
   const wordRows = folder.config.vocab_size - SPECIAL_TOKENS.length;
   for (let r = SPECIAL_TOKENS.length; r < folder.config.vocab_size; r++) wn += rowNorm(word, r, C) / wordRows;
-  console.log(JSON.stringify({ probe: "positions", positions: P, neighbour_cosine: +adj.toFixed(4), position_norm: +pn.toFixed(4), word_norm: +wn.toFixed(4) }));
+  console.log(JSON.stringify({ probe: "positions", table: relative ? "layer 0 distance_embedding" : "position_embeddings", positions: P,
+    neighbour_cosine: +adj.toFixed(4), position_norm: +pn.toFixed(4), word_norm: +wn.toFixed(4) }));
 
   // order: the same texts with their inner pieces shuffled
   const rng = new Rng(11);

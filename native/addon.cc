@@ -242,37 +242,52 @@ void attention_sizes(const Napi::CallbackInfo& info, const char* fn, int B, int 
   if (C % NH) fail(info.Env(), fn, "C = " + std::to_string(C) + " is not divisible by NH = " + std::to_string(NH));
 }
 
-// attention_forward(out[B*T,C], probs[B*NH*T*T], qkv[B*T,3C], maskbias[B*T], B, T, C, NH, dropout_p, seed)
+// The relative-position table of attention: dist[2P-1, HS] (or null), with P >= T.
+void attention_dist(const Napi::CallbackInfo& info, const char* fn, const char* name, const F32& t, int P, int T, int HS) {
+  if (!t.p) return;
+  if (P < T) fail(info.Env(), fn, "sequence length T = " + std::to_string(T) + " exceeds P = " + std::to_string(P));
+  need(info, fn, name, t, (int64_t)(2 * P - 1) * HS);
+}
+
+// attention_forward(out[B*T,C], probs[B*NH*T*T], qkv[B*T,3C], maskbias[B*T], dist[2P-1,HS] | null, P, B, T, C, NH,
+//                   dropout_p, seed)
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   const char* fn = "attention_forward";
   auto out = f32(info, 0, fn, "out"), probs = f32(info, 1, fn, "probs"), qkv = f32(info, 2, fn, "qkv"),
-       mb = f32(info, 3, fn, "maskbias");
-  int B = small(info, 4, fn, "B", 0), T = small(info, 5, fn, "T"), C = small(info, 6, fn, "C"), NH = small(info, 7, fn, "NH");
-  float p = prob(info, 8, fn);
-  uint64_t seed = seed_arg(info, 9, fn);
+       mb = f32(info, 3, fn, "maskbias"), dist = f32(info, 4, fn, "dist", true);
+  int P = small(info, 5, fn, "P");
+  int B = small(info, 6, fn, "B", 0), T = small(info, 7, fn, "T"), C = small(info, 8, fn, "C"), NH = small(info, 9, fn, "NH");
+  float p = prob(info, 10, fn);
+  uint64_t seed = seed_arg(info, 11, fn);
   attention_sizes(info, fn, B, T, C, NH);
   need(info, fn, "out", out, (int64_t)B * T * C);
   need(info, fn, "probs", probs, (int64_t)B * NH * T * T);
   need(info, fn, "qkv", qkv, (int64_t)B * T * 3 * C);
   need(info, fn, "maskbias", mb, (int64_t)B * T);
-  K->attention_forward(out.p, probs.p, qkv.p, mb.p, B, T, C, NH, p, seed);
+  attention_dist(info, fn, "dist", dist, P, T, C / NH);
+  K->attention_forward(out.p, probs.p, qkv.p, mb.p, dist.p, P, B, T, C, NH, p, seed);
   return info.Env().Undefined();
 }
 
-// attention_backward(dqkv[B*T,3C], dout[B*T,C], qkv, probs, B, T, C, NH, dropout_p, seed)
+// attention_backward(dqkv[B*T,3C], ddist[2P-1,HS] | null, dout[B*T,C], qkv, probs, dist | null, P, B, T, C, NH,
+//                    dropout_p, seed)
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   const char* fn = "attention_backward";
-  auto dqkv = f32(info, 0, fn, "dqkv"), dout = f32(info, 1, fn, "dout"), qkv = f32(info, 2, fn, "qkv"),
-       probs = f32(info, 3, fn, "probs");
-  int B = small(info, 4, fn, "B", 0), T = small(info, 5, fn, "T"), C = small(info, 6, fn, "C"), NH = small(info, 7, fn, "NH");
-  float p = prob(info, 8, fn);
-  uint64_t seed = seed_arg(info, 9, fn);
+  auto dqkv = f32(info, 0, fn, "dqkv"), ddist = f32(info, 1, fn, "ddist", true), dout = f32(info, 2, fn, "dout"),
+       qkv = f32(info, 3, fn, "qkv"), probs = f32(info, 4, fn, "probs"), dist = f32(info, 5, fn, "dist", true);
+  int P = small(info, 6, fn, "P");
+  int B = small(info, 7, fn, "B", 0), T = small(info, 8, fn, "T"), C = small(info, 9, fn, "C"), NH = small(info, 10, fn, "NH");
+  float p = prob(info, 11, fn);
+  uint64_t seed = seed_arg(info, 12, fn);
   attention_sizes(info, fn, B, T, C, NH);
+  if (!dist.p != !ddist.p) fail(info.Env(), fn, "dist and ddist must both be given or both be null");
   need(info, fn, "dqkv", dqkv, (int64_t)B * T * 3 * C);
   need(info, fn, "dout", dout, (int64_t)B * T * C);
   need(info, fn, "qkv", qkv, (int64_t)B * T * 3 * C);
   need(info, fn, "probs", probs, (int64_t)B * NH * T * T);
-  K->attention_backward(dqkv.p, dout.p, qkv.p, probs.p, B, T, C, NH, p, seed);
+  attention_dist(info, fn, "dist", dist, P, T, C / NH);
+  attention_dist(info, fn, "ddist", ddist, P, T, C / NH);
+  K->attention_backward(dqkv.p, ddist.p, dout.p, qkv.p, probs.p, dist.p, P, B, T, C, NH, p, seed);
   return info.Env().Undefined();
 }
 

@@ -267,13 +267,18 @@ static inline void dropout_rows(float* dst, const float* src, int64_t base, int 
   for (int j = 0; j < n; j++) dst[j] = dropout_keep(seed, base + j, p) ? src[j] * s : 0.0f;
 }
 
-void attention_forward(float* out, float* probs, const float* qkv, const float* maskbias, int B, int T, int C, int NH,
-                       float dropout_p, uint64_t seed) {
-  const int HS = C / NH, C3 = 3 * C;
+// Relative positions (dist != null): the distances i - j of a T-long sequence are rows P-T .. P+T-2 of dist, a
+// contiguous block Dsub[2T-1, HS] whose row m is distance m - (T-1). R = scale Q Dsub^T [T, 2T-1] is one sgemm;
+// score (i, j) adds R[i, i - j + T - 1].
+void attention_forward(float* out, float* probs, const float* qkv, const float* maskbias, const float* dist, int P,
+                       int B, int T, int C, int NH, float dropout_p, uint64_t seed) {
+  const int HS = C / NH, C3 = 3 * C, M = 2 * T - 1;
   const float scale = 1.0f / std::sqrt((float)HS);
+  const float* Dsub = dist ? dist + (int64_t)(P - T) * HS : nullptr;
 #pragma omp parallel
   {
     std::vector<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
+    std::vector<float> R(dist ? (size_t)T * M : 0);
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
@@ -283,6 +288,14 @@ void attention_forward(float* out, float* probs, const float* qkv, const float* 
       float* S = probs + (int64_t)bh * T * T;
       const float* mb = maskbias + (int64_t)b * T;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HS, scale, q, C3, k, C3, 0.0f, S, T);
+      if (Dsub) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, M, HS, scale, q, C3, Dsub, HS, 0.0f, R.data(), M);
+        for (int i = 0; i < T; i++) {
+          const float* r = R.data() + (int64_t)i * M + i + T - 1;  // r[-j] = R[i, i - j + T - 1]
+          float* row = S + (int64_t)i * T;
+          for (int j = 0; j < T; j++) row[j] += r[-j];
+        }
+      }
       for (int i = 0; i < T; i++) {
         float* row = S + (int64_t)i * T;
         float mx = -INFINITY;
@@ -308,14 +321,17 @@ void attention_forward(float* out, float* probs, const float* qkv, const float* 
   }
 }
 
-void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* probs, int B, int T, int C,
-                        int NH, float dropout_p, uint64_t seed) {
-  const int HS = C / NH, C3 = 3 * C;
+void attention_backward(float* dqkv, float* ddist, const float* dout, const float* qkv, const float* probs,
+                        const float* dist, int P, int B, int T, int C, int NH, float dropout_p, uint64_t seed) {
+  const int HS = C / NH, C3 = 3 * C, M = 2 * T - 1;
   const float scale = 1.0f / std::sqrt((float)HS);
   const float keep_scale = dropout_p > 0 ? 1.0f / (1.0f - dropout_p) : 1.0f;
+  const float* Dsub = dist ? dist + (int64_t)(P - T) * HS : nullptr;
 #pragma omp parallel
   {
     std::vector<float> dP((size_t)T * T);
+    // relative positions: dR[T, 2T-1] (dS scattered back to distances) and this thread's share of dDsub
+    std::vector<float> dR(dist ? (size_t)T * M : 0), dD(dist ? (size_t)M * HS : 0);
     std::vector<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
@@ -352,6 +368,22 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
       // dQ = scale dS K ; dK = scale dS^T Q
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, T, scale, dP.data(), T, k, C3, 0.0f, dq, C3);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HS, T, scale, dP.data(), T, q, C3, 0.0f, dk, C3);
+      if (Dsub) {
+        // dR[i, i - j + T - 1] = dS[i, j] ; dQ += scale dR Dsub ; dDsub += scale dR^T Q
+        std::fill(dR.begin(), dR.end(), 0.0f);
+        for (int i = 0; i < T; i++) {
+          float* r = dR.data() + (int64_t)i * M + i + T - 1;
+          const float* d = dP.data() + (int64_t)i * T;
+          for (int j = 0; j < T; j++) r[-j] = d[j];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, M, scale, dR.data(), M, Dsub, HS, 1.0f, dq, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, HS, T, scale, dR.data(), M, q, C3, 1.0f, dD.data(), HS);
+      }
+    }
+    if (dist) {
+      float* out = ddist + (int64_t)(P - T) * HS;
+#pragma omp critical
+      for (int64_t i = 0; i < (int64_t)M * HS; i++) out[i] += dD[i];
     }
   }
 }

@@ -46,13 +46,15 @@ struct Kernels {
                               const int32_t* types, int B, int T, int E, int padding_idx);
 
   // Multi-head self-attention on packed projections qkv[B*T, 3C] (q | k | v, each head HS wide):
-  // probs[B,NH,T,T] = softmax(q k^T / sqrt(HS) + maskbias[b, key]); out[B*T,C] = dropout(probs) @ v.
+  // probs[B,NH,T,T] = softmax((q_i k_j + q_i dist[i - j + P - 1]) / sqrt(HS) + maskbias[b, key]);
+  // out[B*T,C] = dropout(probs) @ v. dist[2P-1, HS] is transformers' relative_key distance embedding, shared by
+  // the heads of a layer; null for absolute position embeddings (the term is then absent).
   // probs are saved before dropout; the dropout mask is a pure function of (seed, index).
-  void (*attention_forward)(float* out, float* probs, const float* qkv, const float* maskbias, int B, int T, int C,
-                            int NH, float dropout_p, uint64_t seed);
-  // dqkv[B*T,3C] = d out / d qkv (overwritten)
-  void (*attention_backward)(float* dqkv, const float* dout, const float* qkv, const float* probs, int B, int T,
-                             int C, int NH, float dropout_p, uint64_t seed);
+  void (*attention_forward)(float* out, float* probs, const float* qkv, const float* maskbias, const float* dist,
+                            int P, int B, int T, int C, int NH, float dropout_p, uint64_t seed);
+  // dqkv[B*T,3C] = d out / d qkv (overwritten); ddist[2P-1, HS] += d out / d dist (when dist is not null)
+  void (*attention_backward)(float* dqkv, float* ddist, const float* dout, const float* qkv, const float* probs,
+                             const float* dist, int P, int B, int T, int C, int NH, float dropout_p, uint64_t seed);
 
   // out[n] = keep(seed, i) ? inp[i] / (1 - p) : 0   (in place allowed)
   void (*dropout_forward)(float* out, const float* inp, int64_t n, float p, uint64_t seed);

@@ -127,8 +127,8 @@ void embeddings_backward(float* dword, float* dpos, float* dtype, const float* d
     }
 }
 
-void attention_forward(float* out, float* probs, const float* qkv, const float* maskbias, int B, int T, int C, int NH,
-                       float dropout_p, uint64_t seed) {
+void attention_forward(float* out, float* probs, const float* qkv, const float* maskbias, const float* dist, int P,
+                       int B, int T, int C, int NH, float dropout_p, uint64_t seed) {
   int HS = C / NH;
   double scale = 1.0 / std::sqrt((double)HS);
   for (int b = 0; b < B; b++)
@@ -141,6 +141,8 @@ void attention_forward(float* out, float* probs, const float* qkv, const float* 
           const float* k = qkv + ((int64_t)b * T + j) * 3 * C + C + h * HS;
           double s = 0;
           for (int d = 0; d < HS; d++) s += (double)q[d] * k[d];
+          if (dist)
+            for (int d = 0; d < HS; d++) s += (double)q[d] * dist[(int64_t)(i - j + P - 1) * HS + d];
           p[j] = (float)((float)(s * scale) + maskbias[(int64_t)b * T + j]);
           mx = std::max(mx, (double)p[j]);
         }
@@ -163,8 +165,8 @@ void attention_forward(float* out, float* probs, const float* qkv, const float* 
       }
 }
 
-void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* probs, int B, int T, int C,
-                        int NH, float dropout_p, uint64_t seed) {
+void attention_backward(float* dqkv, float* ddist, const float* dout, const float* qkv, const float* probs,
+                        const float* dist, int P, int B, int T, int C, int NH, float dropout_p, uint64_t seed) {
   int HS = C / NH;
   double scale = 1.0 / std::sqrt((double)HS);
   for (int64_t i = 0; i < (int64_t)B * T * 3 * C; i++) dqkv[i] = 0;
@@ -200,6 +202,14 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
           for (int d = 0; d < HS; d++) {
             dq[d] += (float)(ds * k[d]);
             dk[d] += (float)(ds * q[d]);
+          }
+          if (dist) {
+            const float* r = dist + (int64_t)(i - j + P - 1) * HS;
+            float* dr = ddist + (int64_t)(i - j + P - 1) * HS;
+            for (int d = 0; d < HS; d++) {
+              dq[d] += (float)(ds * r[d]);
+              dr[d] += (float)(ds * q[d]);
+            }
           }
         }
       }

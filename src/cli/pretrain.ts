@@ -8,7 +8,7 @@ import { setThreads } from "../core/native.js";
 import { buildPretrainingData, vocabCoverageWarning } from "../data/pretrain-builder.js";
 import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { parseConfig, type ElectraConfig } from "../model/config.js";
+import { parseConfig, type ElectraConfig, type PositionEmbeddingType } from "../model/config.js";
 import { finetune, type FinetuneReport } from "../train/finetune.js";
 import { generatorConfig, PRESETS, pretrain, readInitPair, type DiscBiasInit, type MetricsRecord, type Preset } from "../train/pretrain.js";
 import { progressReporter } from "./finetune.js";
@@ -22,6 +22,8 @@ export interface PretrainCliOptions {
   /** continue pretraining from DIR/discriminator + DIR/generator */
   initFrom?: string;
   generatorFraction?: number;
+  /** overrides the preset's or config file's position_embedding_type (both models) */
+  positionEmbeddingType?: PositionEmbeddingType;
   steps: number;
   out: string;
   seed: number;
@@ -75,7 +77,9 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   if (o.initFrom) mustExist("--init-from", o.initFrom, "folder");
   const init = o.initFrom ? readInitPair(o.initFrom) : undefined;
   if (init) {
-    if (o.config !== undefined || o.generatorFraction !== undefined) throw new Error("--init-from takes both architectures from its folders; leave out --config and --generator-fraction");
+    if (o.config !== undefined || o.generatorFraction !== undefined || o.positionEmbeddingType !== undefined) {
+      throw new Error("--init-from takes both architectures from its folders; leave out --config, --generator-fraction and --position-embedding-type");
+    }
     discConfig = init.discriminator.config;
     genConfig = init.generator.config;
     if (tokenizer.vocabSize > discConfig.vocab_size) throw new Error(`--vocab ${o.vocab} has ${tokenizer.vocabSize} tokens but the models in --init-from ${o.initFrom} only ${discConfig.vocab_size}`);
@@ -93,6 +97,7 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
       fraction = o.generatorFraction ?? 0.25;
       preset = PRESETS.small;
     }
+    if (o.positionEmbeddingType) discRaw.position_embedding_type = o.positionEmbeddingType;
     discConfig = parseConfig({ ...discRaw, vocab_size: tokenizer.vocabSize }, name);
     genConfig = generatorConfig(discConfig, fraction);
   }
@@ -141,6 +146,7 @@ export function pretrainCommand(): Command {
     .option("--config <name|file>", `preset (${Object.keys(PRESETS).join(", ")}) or a config.json (default: small)`)
     .option("--init-from <dir>", "continue pretraining from DIR/discriminator and DIR/generator (an earlier run's OUT or OUT/checkpoint) with a fresh optimizer and lr schedule; the architecture comes from there; batch size, lr, mask probability and sequence length default to small's (default: none, random weights)")
     .option("--generator-fraction <f>", "generator width / discriminator width (default: the preset's; 0.25 with a config.json)", num)
+    .addOption(new Option("--position-embedding-type <type>", "absolute: BERT's learned position embeddings (the official recipe); relative_key: transformers' relative-position attention, which learns to use word order in far fewer steps (BENCHMARKS.md, issue 5) (default: the preset's or config file's, absolute)").choices(["absolute", "relative_key"]))
     .option("--steps <n>", "optimizer steps", int, 1000)
     .requiredOption("--out <dir>", "output folder")
     .option("--seed <n>", "random seed", int, 0)

@@ -22,8 +22,10 @@ export interface NativeAddon {
   layernorm_backward(dinp: F32, dweight: F32n, dbias: F32n, dout: F32, sum: F32, mean: F32, rstd: F32, weight: F32, N: number, C: number, accumulate: boolean): void;
   embeddings_forward(out: F32, ids: I32, types: I32, word: F32, pos: F32, type: F32, B: number, T: number, E: number): void;
   embeddings_backward(dword: F32n, dpos: F32n, dtype: F32n, dout: F32, ids: I32, types: I32, B: number, T: number, E: number, V: number, P: number, TV: number, paddingIdx: number): void;
-  attention_forward(out: F32, probs: F32, qkv: F32, maskbias: F32, B: number, T: number, C: number, NH: number, dropoutP: number, seed: number): void;
-  attention_backward(dqkv: F32, dout: F32, qkv: F32, probs: F32, B: number, T: number, C: number, NH: number, dropoutP: number, seed: number): void;
+  attention_forward(out: F32, probs: F32, qkv: F32, maskbias: F32, dist: F32 | null, P: number, B: number, T: number, C: number, NH: number,
+    dropoutP: number, seed: number): void;
+  attention_backward(dqkv: F32, ddist: F32 | null, dout: F32, qkv: F32, probs: F32, dist: F32 | null, P: number, B: number, T: number, C: number,
+    NH: number, dropoutP: number, seed: number): void;
   dropout_forward(out: F32, inp: F32, p: number, seed: number): void;
   dropout_backward(dinp: F32, dout: F32, p: number, seed: number): void;
   crossentropy_forward(losses: F32, logits: F32, labels: I32, N: number, V: number, ignoreIndex: number): void;

@@ -127,28 +127,42 @@ export function embeddingsBackward(dword: F32 | null, dpos: F32 | null, dtype: F
   native.embeddings_backward(dword, dpos, dtype, dout, ids, types, B, T, E, V, P, TV, paddingIdx);
 }
 
-/** out[B*T,C] = dropout(softmax(q k^T / sqrt(HS) + maskbias)) v over qkv[B*T,3C]; probs[B,NH,T,T] saved */
-export function attentionForward(out: F32, probs: F32, qkv: F32, maskbias: F32, B: number, T: number, C: number, NH: number,
-  dropoutP: number, seed: number): void {
-  const d = dims({ B, T, C, NH });
+/** The relative_key table checks: dist[2P-1, HS] and T <= P, or no table. */
+function checkDist(t: F32 | null, P: number, T: number, HS: number, fn: string, name: string, d: string): void {
+  if (t === null) return;
+  if (T > P) throw new ShapeError(`${fn}: sequence length T=${T} exceeds max_position_embeddings P=${P}`);
+  check(t, (2 * P - 1) * HS, fn, `${name} [2P-1,HS]`, d);
+}
+
+/**
+ * out[B*T,C] = dropout(softmax((q k^T + q dist[i-j+P-1]) / sqrt(HS) + maskbias)) v over qkv[B*T,3C];
+ * probs[B,NH,T,T] saved. dist[2P-1,HS] is a layer's relative_key distance embedding, null for absolute positions.
+ */
+export function attentionForward(out: F32, probs: F32, qkv: F32, maskbias: F32, dist: F32 | null, P: number,
+  B: number, T: number, C: number, NH: number, dropoutP: number, seed: number): void {
+  const d = dims({ B, T, C, NH, P });
   if (NH === 0 || C % NH !== 0) throw new ShapeError(`attention_forward: C=${C} is not divisible by NH=${NH}`);
   check(out, B * T * C, "attention_forward", "out [B*T,C]", d);
   check(probs, B * NH * T * T, "attention_forward", "probs [B,NH,T,T]", d);
   check(qkv, B * T * 3 * C, "attention_forward", "qkv [B*T,3C]", d);
   check(maskbias, B * T, "attention_forward", "maskbias [B,T]", d);
-  native.attention_forward(out, probs, qkv, maskbias, B, T, C, NH, dropoutP, seed);
+  checkDist(dist, P, T, C / NH, "attention_forward", "dist", d);
+  native.attention_forward(out, probs, qkv, maskbias, dist, P, B, T, C, NH, dropoutP, seed);
 }
 
-/** dqkv[B*T,3C] = d out / d qkv */
-export function attentionBackward(dqkv: F32, dout: F32, qkv: F32, probs: F32, B: number, T: number, C: number, NH: number,
-  dropoutP: number, seed: number): void {
-  const d = dims({ B, T, C, NH });
+/** dqkv[B*T,3C] = d out / d qkv; ddist[2P-1,HS] += d out / d dist (both tables null for absolute positions) */
+export function attentionBackward(dqkv: F32, ddist: F32 | null, dout: F32, qkv: F32, probs: F32, dist: F32 | null, P: number,
+  B: number, T: number, C: number, NH: number, dropoutP: number, seed: number): void {
+  const d = dims({ B, T, C, NH, P });
   if (NH === 0 || C % NH !== 0) throw new ShapeError(`attention_backward: C=${C} is not divisible by NH=${NH}`);
+  if ((dist === null) !== (ddist === null)) throw new ShapeError("attention_backward: dist and ddist must both be given or both be null");
   check(dqkv, B * T * 3 * C, "attention_backward", "dqkv [B*T,3C]", d);
   check(dout, B * T * C, "attention_backward", "dout [B*T,C]", d);
   check(qkv, B * T * 3 * C, "attention_backward", "qkv [B*T,3C]", d);
   check(probs, B * NH * T * T, "attention_backward", "probs [B,NH,T,T]", d);
-  native.attention_backward(dqkv, dout, qkv, probs, B, T, C, NH, dropoutP, seed);
+  checkDist(dist, P, T, C / NH, "attention_backward", "dist", d);
+  checkDist(ddist, P, T, C / NH, "attention_backward", "ddist", d);
+  native.attention_backward(dqkv, ddist, dout, qkv, probs, dist, P, B, T, C, NH, dropoutP, seed);
 }
 
 export function dropoutForward(out: F32, inp: F32, p: number, seed: number): void {

@@ -5,6 +5,7 @@
  * do not change what this implementation computes (listed in IGNORED_HF_KEYS).
  */
 export type ClassifierHead = "hf" | "official";
+export type PositionEmbeddingType = "absolute" | "relative_key";
 
 export interface ElectraConfig {
   vocab_size: number;
@@ -19,6 +20,13 @@ export interface ElectraConfig {
   hidden_dropout_prob: number;
   attention_probs_dropout_prob: number;
   max_position_embeddings: number;
+  /**
+   * "absolute" (BERT's learned position embeddings, the ELECTRA default) or "relative_key" (transformers' option
+   * from Shaw et al. 2018 / Huang et al. 2020: no position embeddings are added; each layer's attention score
+   * (i, j) gains q_i . distance_embedding[i - j + max_position_embeddings - 1], one [2P-1, head size] table per
+   * layer). "relative_key_query" is not supported.
+   */
+  position_embedding_type: PositionEmbeddingType;
   type_vocab_size: number;
   initializer_range: number;
   layer_norm_eps: number;
@@ -46,6 +54,7 @@ export const DEFAULT_CONFIG: ElectraConfig = {
   hidden_dropout_prob: 0.1,
   attention_probs_dropout_prob: 0.1,
   max_position_embeddings: 512,
+  position_embedding_type: "absolute",
   type_vocab_size: 2,
   initializer_range: 0.02,
   layer_norm_eps: 1e-12,
@@ -62,7 +71,7 @@ export const IGNORED_HF_KEYS = new Set([
   "gradient_checkpointing", "is_decoder", "add_cross_attention", "tie_word_embeddings", "chunk_size_feed_forward",
   "return_dict", "output_hidden_states", "output_attentions", "torchscript", "pruned_heads", "problem_type",
   "tokenizer_class", "prefix", "task_specific_params", "xla_device", "is_encoder_decoder", "directionality",
-  "position_embedding_type", "_attn_implementation", "_commit_hash", "use_return_dict",
+  "_attn_implementation", "_commit_hash", "use_return_dict",
 ]);
 
 const NUMERIC_KEYS = [
@@ -107,8 +116,11 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
   if (obj.hidden_act !== undefined && obj.hidden_act !== "gelu") {
     throw new ConfigError(`${where}: hidden_act ${JSON.stringify(obj.hidden_act)} is not supported (only "gelu", the exact erf form)`);
   }
-  if (obj.position_embedding_type !== undefined && obj.position_embedding_type !== "absolute") {
-    throw new ConfigError(`${where}: position_embedding_type ${JSON.stringify(obj.position_embedding_type)} is not supported (only "absolute")`);
+  if (obj.position_embedding_type !== undefined) {
+    if (obj.position_embedding_type !== "absolute" && obj.position_embedding_type !== "relative_key") {
+      throw new ConfigError(`${where}: position_embedding_type ${JSON.stringify(obj.position_embedding_type)} is not supported (only "absolute" and "relative_key")`);
+    }
+    c.position_embedding_type = obj.position_embedding_type;
   }
   if (obj.classifier_dropout !== undefined && obj.classifier_dropout !== null) {
     const v = obj.classifier_dropout;

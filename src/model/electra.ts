@@ -100,6 +100,9 @@ export class Encoder {
   readonly p: string;
   readonly emb: string;
   readonly project: boolean;
+  /** relative_key: each layer's distance table [2P-1, HS]; position embeddings are then not added (as transformers) */
+  readonly relative: boolean;
+  private readonly noPositions: Float32Array | null;
 
   /**
    * Declares the parameters `${prefix}embeddings.*`, `${prefix}embeddings_project.*`, `${prefix}encoder.layer.i.*`.
@@ -109,6 +112,9 @@ export class Encoder {
     this.p = prefix;
     this.emb = `${prefix}embeddings.`;
     this.project = cfg.embedding_size !== cfg.hidden_size;
+    this.relative = cfg.position_embedding_type === "relative_key";
+    // transformers keeps position_embeddings.weight in a relative_key model but never adds it: we add zeros
+    this.noPositions = this.relative ? new Float32Array(cfg.max_position_embeddings * cfg.embedding_size) : null;
     const { vocab_size: V, embedding_size: E, hidden_size: C, intermediate_size: F, max_position_embeddings: P, type_vocab_size: TV } = cfg;
     const tables: [string, number[]][] = [
       ["word_embeddings.weight", [V, E]], ["position_embeddings.weight", [P, E]], ["token_type_embeddings.weight", [TV, E]],
@@ -134,6 +140,7 @@ export class Encoder {
       // query, key and value are declared back to back so that they form one [3C, C] matrix and one [3C] bias
       for (const n of ["query", "key", "value"]) store.declare(`${l}attention.self.${n}.weight`, [C, C], d);
       for (const n of ["query", "key", "value"]) store.declare(`${l}attention.self.${n}.bias`, [C], d);
+      if (this.relative) store.declare(`${l}attention.self.distance_embedding.weight`, [2 * P - 1, C / cfg.num_attention_heads], d);
       store.declare(`${l}attention.output.dense.weight`, [C, C], d);
       store.declare(`${l}attention.output.dense.bias`, [C], d);
       store.declare(`${l}attention.output.LayerNorm.weight`, [C], d);
@@ -163,7 +170,7 @@ export class Encoder {
     // embeddings: LayerNorm(word + position + type) -> dropout -> (embeddings_project)
     const embRaw = a.alloc(N * E), ln = a.alloc(N * E), embMean = a.alloc(N), embRstd = a.alloc(N);
     ops.embeddingsForward(embRaw, batch.inputIds, batch.tokenTypeIds, store.get(this.emb + "word_embeddings.weight"),
-      store.get(this.emb + "position_embeddings.weight"), store.get(this.emb + "token_type_embeddings.weight"),
+      this.noPositions ?? store.get(this.emb + "position_embeddings.weight"), store.get(this.emb + "token_type_embeddings.weight"),
       B, T, E, cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size);
     ops.layernormForward(ln, embRaw, embMean, embRstd, embRaw, null, store.get(this.emb + "LayerNorm.weight"),
       store.get(this.emb + "LayerNorm.bias"), N, E, cfg.layer_norm_eps);
@@ -197,7 +204,8 @@ export class Encoder {
     ops.matmulForward(qkv, x, store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`),
       store.span(`${l}attention.self.query.bias`, `${l}attention.self.value.bias`), N, C, 3 * C);
     const probs = a.alloc(B * NH * T * T), att = a.alloc(N * C);
-    ops.attentionForward(att, probs, qkv, maskbias, B, T, C, NH, seeds[0] ? pAttn : 0, seeds[0]);
+    const dist = this.relative ? store.get(`${l}attention.self.distance_embedding.weight`) : null;
+    ops.attentionForward(att, probs, qkv, maskbias, dist, cfg.max_position_embeddings, B, T, C, NH, seeds[0] ? pAttn : 0, seeds[0]);
     const ao = a.alloc(N * C);
     ops.matmulForward(ao, att, store.get(`${l}attention.output.dense.weight`), store.get(`${l}attention.output.dense.bias`), N, C, C);
     if (seeds[1]) ops.dropoutForward(ao, ao, pHid, seeds[1]);
@@ -242,7 +250,7 @@ export class Encoder {
     const dRaw = a.alloc(N * E);
     ops.layernormBackward(dRaw, store.g(this.emb + "LayerNorm.weight"), store.g(this.emb + "LayerNorm.bias"), dEmb, tape.embRaw,
       tape.embMean, tape.embRstd, store.get(this.emb + "LayerNorm.weight"), N, E);
-    ops.embeddingsBackward(store.g(this.emb + "word_embeddings.weight"), store.g(this.emb + "position_embeddings.weight"),
+    ops.embeddingsBackward(store.g(this.emb + "word_embeddings.weight"), this.relative ? null : store.g(this.emb + "position_embeddings.weight"),
       store.g(this.emb + "token_type_embeddings.weight"), dRaw, tape.batch.inputIds, tape.batch.tokenTypeIds, B, T, E,
       cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size, cfg.pad_token_id);
   }
@@ -283,7 +291,9 @@ export class Encoder {
     ops.matmulBackward(datt, store.g(`${l}attention.output.dense.weight`), store.g(`${l}attention.output.dense.bias`), dao, t.att,
       store.get(`${l}attention.output.dense.weight`), N, C, C);
     const dqkv = a.alloc(N * 3 * C);
-    ops.attentionBackward(dqkv, datt, t.qkv, t.probs, B, T, C, NH, t.seeds[0] ? pAttn : 0, t.seeds[0]);
+    const dist = this.relative ? `${l}attention.self.distance_embedding.weight` : null;
+    ops.attentionBackward(dqkv, dist === null ? null : store.g(dist), datt, t.qkv, t.probs, dist === null ? null : store.get(dist), cfg.max_position_embeddings,
+      B, T, C, NH, t.seeds[0] ? pAttn : 0, t.seeds[0]);
     dx.set(dsum1); // the residual branch
     ops.matmulBackward(dx, store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`, "grad"),
       store.span(`${l}attention.self.query.bias`, `${l}attention.self.value.bias`, "grad"), dqkv, t.x,

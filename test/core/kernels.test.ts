@@ -78,20 +78,27 @@ test("LayerNorm with residual: fast = naive, forward and backward", () => {
   close("layernorm", f, n);
 });
 
-test("attention: fast = naive with padding, a row masked but for one key, and dropout", () => {
-  const B = 3, T = 9, C = 15, NH = 3;
-  const qkv = randn(B * T * 3 * C), dout = randn(B * T * C);
+test("attention: fast = naive with padding, a row masked but for one key, dropout, and relative positions", () => {
+  const B = 3, T = 9, C = 15, NH = 3, P = 12, HS = C / NH;
+  const qkv = randn(B * T * 3 * C), dout = randn(B * T * C), table = randn((2 * P - 1) * HS);
   const mask = new Float32Array(B * T);
   for (let t = 6; t < T; t++) mask[T + t] = -3.4028234663852886e38; // batch 1: 3 padded keys
   for (let t = 1; t < T; t++) mask[2 * T + t] = -3.4028234663852886e38; // batch 2: only key 0 visible
-  for (const p of [0, 0.3]) {
+  for (const [p, relative] of [[0, false], [0.3, false], [0, true], [0.3, true]] as const) {
     const [f, n] = both(() => {
       const out = new Float32Array(B * T * C), probs = new Float32Array(B * NH * T * T), dqkv = new Float32Array(B * T * 3 * C);
-      ops.attentionForward(out, probs, qkv, mask, B, T, C, NH, p, 1234);
-      ops.attentionBackward(dqkv, dout, qkv, probs, B, T, C, NH, p, 1234);
-      return [out, probs, dqkv];
+      const dist = relative ? table : null, ddist = relative ? new Float32Array(table.length).fill(0.5) : null;
+      ops.attentionForward(out, probs, qkv, mask, dist, P, B, T, C, NH, p, 1234);
+      ops.attentionBackward(dqkv, ddist, dout, qkv, probs, dist, P, B, T, C, NH, p, 1234);
+      return ddist ? [out, probs, dqkv, ddist] : [out, probs, dqkv];
     });
-    close(`attention p=${p}`, f, n);
+    close(`attention p=${p}${relative ? " relative_key" : ""}`, f, n);
+    if (relative) {
+      // rows for distances |i - j| >= T get no gradient: they keep the 0.5 they started with (+=, not =)
+      const ddist = f[3];
+      for (let m = 0; m < 2 * P - 1; m++) if (Math.abs(m - (P - 1)) >= T) for (let e = 0; e < HS; e++) assert.equal(ddist[m * HS + e], 0.5);
+      assert.notEqual(ddist[(P - 1) * HS], 0.5);
+    }
     // batch 2 attends to key 0 only
     const probs = f[1];
     for (let h = 0; h < NH; h++) for (let i = 0; i < T; i++) assert.equal(probs[((2 * NH + h) * T + i) * T], 1);
@@ -167,12 +174,17 @@ test("bad calls throw JS errors that name the problem, never crash", () => {
   assert.throws(() => ops.matmulForward(f(5), f(6), f(9), null, 2, 3, 3), /out \[N,OC\] has 5 elements, expected 6/);
   assert.throws(() => ops.embeddingsForward(f(4), Int32Array.from([7]), Int32Array.from([0]), f(12), f(8), f(8), 1, 1, 4, 3, 2, 2), /token id\[0\] = 7 is outside \[0, 3\)/);
   assert.throws(() => ops.crossentropyForward(f(1), f(3), Int32Array.from([5]), 1, 3), /label\[0\] = 5/);
-  assert.throws(() => ops.attentionForward(f(10), f(1), f(30), f(1), 1, 1, 10, 3, 0, 0), /not divisible/);
+  assert.throws(() => ops.attentionForward(f(10), f(1), f(30), f(1), null, 1, 1, 1, 10, 3, 0, 0), /not divisible/);
+  assert.throws(() => ops.attentionForward(f(10), f(2), f(30), f(1), f(5), 2, 1, 1, 10, 2, 0, 0), /dist \[2P-1,HS\] has 5 elements, expected 15/);
+  assert.throws(() => ops.attentionForward(f(40), f(32), f(120), f(4), f(15), 2, 1, 4, 10, 2, 0, 0), /T=4 exceeds/);
+  assert.throws(() => ops.attentionBackward(f(30), null, f(10), f(30), f(2), f(15), 2, 1, 1, 10, 2, 0, 0), /both be given/);
   // straight into the addon, bypassing the TypeScript checks
   assert.throws(() => native.matmul_forward(f(1), f(1), f(1), null, 1000, 1000, 1000), /native matmul_forward: out has 1 elements/);
   assert.throws(() => (native.matmul_forward as unknown as (...a: unknown[]) => void)([1, 2], f(1), f(1), null, 1, 1, 1), /must be a Float32Array/);
   assert.throws(() => native.embeddings_forward(f(4), Int32Array.from([-1]), Int32Array.from([0]), f(12), f(8), f(8), 1, 1, 4), /ids\[0\] = -1/);
   assert.throws(() => native.gather_rows(f(2), f(4), Int32Array.from([9]), 2), /idx\[0\] = 9/);
+  assert.throws(() => native.attention_backward(f(30), null, f(10), f(30), f(2), f(15), 2, 1, 1, 10, 2, 0, 0), /native attention_backward: dist and ddist/);
+  assert.throws(() => native.attention_forward(f(40), f(32), f(120), f(4), f(15), 2, 1, 4, 10, 2, 0, 0), /native attention_forward: sequence length T = 4 exceeds P = 2/);
   assert.throws(() => native.dropout_forward(f(2), f(2), 1.5, 0), /dropout probability/);
   assert.throws(() => native.adamw_step(f(2), f(2), f(2), f(2), Float64Array.from([1, 5, 1, 0]), 1e-3, 0.9, 0.999, 1e-6, 1, true), /outside the parameter buffer/);
 });

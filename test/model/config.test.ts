@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { ConfigError, parseConfig } from "../../src/model/config.js";
 import { createModel, RunContext } from "../../src/model/electra.js";
 import { crossEntropyLoss } from "../../src/model/losses.js";
+import { initParams } from "../../src/model/params.js";
 import { sharedPath, skipUnless } from "../helpers/paths.js";
 
 const models = sharedPath("data", "models");
@@ -35,6 +36,33 @@ test("unknown config keys are rejected, known Hugging Face ones are not", () => 
   assert.throws(() => parseConfig({ vocab_size: -1 }), /vocab_size must be a positive integer/);
   assert.throws(() => parseConfig({ model_type: "bert" }), /expected "electra"/);
   assert.throws(() => parseConfig([]), /not a JSON object/);
+});
+
+test("position_embedding_type: absolute (default) and relative_key, which declares a distance table per layer", () => {
+  assert.equal(parseConfig({}).position_embedding_type, "absolute");
+  const rel = parseConfig({ position_embedding_type: "relative_key", hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2, max_position_embeddings: 40 });
+  assert.equal(rel.position_embedding_type, "relative_key");
+  assert.throws(() => parseConfig({ position_embedding_type: "relative_key_query" }), /position_embedding_type "relative_key_query" is not supported/);
+  const m = createModel("discriminator", rel);
+  initParams(m.store, 0.02, 1);
+  // transformers: nn.Embedding(2 * max_position_embeddings - 1, attention_head_size) in every layer
+  assert.deepEqual(m.store.spec("electra.encoder.layer.1.attention.self.distance_embedding.weight").shape, [79, 16]);
+  assert.throws(() => createModel("discriminator", parseConfig({ hidden_size: 64, num_attention_heads: 4 })).store.spec("electra.encoder.layer.0.attention.self.distance_embedding.weight"));
+  // the position table stays (transformers keeps it) but adds nothing: overwriting it changes no output
+  const batch = { B: 1, T: 5, inputIds: Int32Array.from([2, 7, 9, 11, 3]), tokenTypeIds: new Int32Array(5), attentionMask: Int32Array.from([1, 1, 1, 1, 1]) };
+  const first = Float32Array.from(m.forward(new RunContext({ train: false }), batch).logits);
+  m.store.get("electra.embeddings.position_embeddings.weight").fill(3);
+  assert.deepEqual(Float32Array.from(m.forward(new RunContext({ train: false }), batch).logits), first);
+  // and gets no gradient, while every layer's distance table does
+  const ctx = new RunContext({ train: false });
+  const out = m.forward(ctx, batch);
+  m.store.zeroGrad();
+  m.backward(ctx, out, Float32Array.from({ length: 5 }, (_, i) => i - 2));
+  const norm = (g: Float32Array) => Math.sqrt(g.reduce((a, x) => a + x * x, 0));
+  assert.equal(norm(m.store.g("electra.embeddings.position_embeddings.weight")), 0);
+  for (const l of [0, 1]) assert.ok(norm(m.store.g(`electra.encoder.layer.${l}.attention.self.distance_embedding.weight`)) > 0, `layer ${l}`);
+  m.store.get("electra.encoder.layer.0.attention.self.distance_embedding.weight").fill(0.5);
+  assert.notDeepEqual(Float32Array.from(m.forward(new RunContext({ train: false }), batch).logits), first);
 });
 
 test("a config without embedding_size means embedding_size = hidden_size", () => {

@@ -5,6 +5,8 @@
  * the loss, every parameter gradient, and every parameter after one AdamW step.
  * Outputs: 1e-5 absolute + 1e-4 relative. Gradients: 1e-4 of the tensor's largest magnitude.
  * Fails when the folder holds no case. Runs with the fast kernels and again with the naive ones.
+ * Also runs the cases of test/fixtures/relative-key (position_embedding_type "relative_key", written by
+ * test/fixtures/make-relative-key.py with the same reference), which are part of the repository.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -33,10 +35,12 @@ interface CaseMeta {
   disc_weight?: number;
 }
 
-function listCases(): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(".json") && existsSync(join(dir, f.replace(/\.json$/, ".safetensors"))))
-    .map((f) => f.replace(/\.json$/, "")).sort();
+const ownDir = join(process.cwd(), "test", "fixtures", "relative-key");
+
+function listCases(d: string): { dir: string; name: string }[] {
+  if (!existsSync(d)) return [];
+  return readdirSync(d).filter((f) => f.endsWith(".json") && existsSync(join(d, f.replace(/\.json$/, ".safetensors"))))
+    .map((f) => ({ dir: d, name: f.replace(/\.json$/, "") })).sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function tensor(t: Map<string, TensorData>, name: string): TensorData {
@@ -218,7 +222,7 @@ function runPretrainingCase(meta: CaseMeta, t: Map<string, TensorData>, r: Repor
   }
 }
 
-function runCase(name: string): Report {
+function runCase(dir: string, name: string): Report {
   const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8")) as CaseMeta;
   const t = readSafetensors(join(dir, `${name}.safetensors`)).tensors;
   const r = new Report();
@@ -227,7 +231,8 @@ function runCase(name: string): Report {
   return r;
 }
 
-const cases = listCases();
+const cases = listCases(dir);
+const ownCases = listCases(ownDir);
 
 // Without ../shared (a clone on its own) and no ELECTRA_FIXTURES, there is nothing to compare with: skip, saying
 // why. A folder that exists, or one named explicitly, must hold cases.
@@ -236,14 +241,15 @@ const absent = !process.env.ELECTRA_FIXTURES && !existsSync(join(process.cwd(), 
 
 test("the fixture folder holds cases", { skip: absent }, () => {
   assert.ok(cases.length > 0, `no case (NAME.json + NAME.safetensors) in ${dir}; set ELECTRA_FIXTURES or check out ../shared`);
+  assert.equal(ownCases.length, 2, `the relative_key cases in ${ownDir}`);
 });
 
 for (const kernels of ["fast", "naive"] as const) {
-  for (const name of cases) {
+  for (const { dir, name } of [...cases, ...ownCases]) {
     test(`parity with PyTorch: ${name} (${kernels} kernels)`, (t) => {
       useNaiveKernels(kernels === "naive");
       try {
-        const r = runCase(name);
+        const r = runCase(dir, name);
         const line = `${name} [${kernels}]: ${r.checked} tensors, worst output error ${r.worstOutput.toFixed(3)} x tolerance, ` +
           `worst gradient error ${r.worstGrad.toFixed(3)} x tolerance`;
         t.diagnostic(line);

@@ -85,3 +85,26 @@ test("--init-from refuses --config, and a folder without generator/ or discrimin
   assert.notEqual(r.status, 0);
   assert.match(r.stderr.split("\n")[0], /--init-from .*nowhere does not exist/);
 });
+
+test("--position-embedding-type relative_key: both models get distance tables under transformers' names; --init-from keeps them", { timeout: 240_000 }, () => {
+  const a = join(dir, "rel-a"), b = join(dir, "rel-b");
+  const rel = ["--config", join(dir, "config.json"), "--position-embedding-type", "relative_key", "--generator-fraction", "0.5"];
+  let r = pretrain("--corpus", join(dir, "corpus.txt"), ...rel, "--steps", "3", "--lr", "1e-3", "--seed", "1", "--out", a);
+  assert.equal(r.status, 0, r.stderr);
+  const examples = join(a, "examples.bin");
+  // (that these tables get the right gradients is the parity test's relative-key cases)
+  for (const part of ["discriminator", "generator"]) {
+    assert.equal(JSON.parse(readFileSync(join(a, part, "config.json"), "utf8")).position_embedding_type, "relative_key", part);
+    const w = weights(a, part);
+    for (const layer of [0, 1]) {
+      const name = `electra.encoder.layer.${layer}.attention.self.distance_embedding.weight`;
+      assert.equal(w.get(name)?.length, (2 * 64 - 1) * 16, `${part}: ${name} [2P-1, head size]`);
+    }
+  }
+  r = pretrain("--examples", examples, "--init-from", a, "--steps", "1", "--lr", "1e-12", "--seed", "1", "--out", b);
+  assert.equal(r.status, 0, r.stderr);
+  for (const part of ["discriminator", "generator"]) assert.ok(maxDiff(weights(a, part), weights(b, part)) < 1e-8, part);
+  r = pretrain("--examples", examples, "--init-from", a, "--position-embedding-type", "absolute", "--steps", "1", "--out", join(dir, "rel-x"));
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr.split("\n")[0], /leave out --config, --generator-fraction and --position-embedding-type/);
+});
