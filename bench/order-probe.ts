@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const P = Math.min(T, folder.config.max_position_embeddings) - 1;
   const table = relative ? model.store.get("electra.encoder.layer.0.attention.self.distance_embedding.weight") : model.store.get("electra.embeddings.position_embeddings.weight");
   const width = relative ? folder.config.hidden_size / NH : C;
-  const rows = relative ? Array.from({ length: 2 * P - 1 }, (_, k) => folder.config.max_position_embeddings - P + k) : Array.from({ length: P - 1 }, (_, k) => k + 1);
+  const rows = relative ? Array.from({ length: 2 * P - 1 }, (_, k) => folder.config.max_position_embeddings - P + k) : Array.from({ length: P }, (_, k) => k + 1);
   for (let k = 0; k + 1 < rows.length; k++) {
     adj += rowCosine(table, rows[k], rows[k + 1], width) / (rows.length - 1);
     pn += rowNorm(table, rows[k], width) / (rows.length - 1);
