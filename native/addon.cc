@@ -196,19 +196,19 @@ Napi::Value LayernormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// embeddings_forward(out[B*T,E], ids, types, word[V,E], pos[P,E], type[TV,E], B, T, E)
+// embeddings_forward(out[B*T,E], ids, types, word[V,E], pos[P,E]|null, type[TV,E], B, T, E)  (null: no positions added)
 Napi::Value EmbeddingsForward(const Napi::CallbackInfo& info) {
   const char* fn = "embeddings_forward";
   auto out = f32(info, 0, fn, "out");
   auto ids = i32(info, 1, fn, "ids"), types = i32(info, 2, fn, "types");
-  auto word = f32(info, 3, fn, "word"), pos = f32(info, 4, fn, "pos"), type = f32(info, 5, fn, "type");
+  auto word = f32(info, 3, fn, "word"), pos = f32(info, 4, fn, "pos", true), type = f32(info, 5, fn, "type");
   int B = small(info, 6, fn, "B", 0), T = small(info, 7, fn, "T"), E = small(info, 8, fn, "E");
   int64_t N = (int64_t)B * T;
   need(info, fn, "out", out, N * E);
   need(info, fn, "ids", ids, N);
   need(info, fn, "types", types, N);
   if (word.n % E || pos.n % E || type.n % E) fail(info.Env(), fn, "embedding tables must have E columns");
-  if (T > pos.n / E) fail(info.Env(), fn, "sequence length " + std::to_string(T) + " exceeds " + std::to_string(pos.n / E) + " positions");
+  if (pos.p && T > pos.n / E) fail(info.Env(), fn, "sequence length " + std::to_string(T) + " exceeds " + std::to_string(pos.n / E) + " positions");
   ids_in_range(info, fn, "ids", ids, word.n / E);
   ids_in_range(info, fn, "types", types, type.n / E);
   K->embeddings_forward(out.p, ids.p, types.p, word.p, pos.p, type.p, B, T, E);

@@ -229,11 +229,16 @@ void embeddings_forward(float* out, const int32_t* ids, const int32_t* types, co
 #pragma omp parallel for num_threads(nthreads_for((int64_t)B * T * E)) schedule(static)
   for (int64_t n = 0; n < (int64_t)B * T; n++) {
     const float* w = word + (int64_t)ids[n] * E;
-    const float* p = pos + (int64_t)(n % T) * E;
     const float* y = type + (int64_t)types[n] * E;
     float* o = out + n * E;
+    if (pos) {  // null: relative_key, which adds no position embeddings
+      const float* p = pos + (int64_t)(n % T) * E;
 #pragma omp simd
-    for (int e = 0; e < E; e++) o[e] = w[e] + p[e] + y[e];
+      for (int e = 0; e < E; e++) o[e] = w[e] + p[e] + y[e];
+    } else {
+#pragma omp simd
+      for (int e = 0; e < E; e++) o[e] = w[e] + y[e];
+    }
   }
 }
 
@@ -327,13 +332,17 @@ void attention_backward(float* dqkv, float* ddist, const float* dout, const floa
   const float scale = 1.0f / std::sqrt((float)HS);
   const float keep_scale = dropout_p > 0 ? 1.0f / (1.0f - dropout_p) : 1.0f;
   const float* Dsub = dist ? dist + (int64_t)(P - T) * HS : nullptr;
-#pragma omp parallel
+  // relative positions: each thread sums its heads' dDsub[2T-1, HS] in its own slice of `partial`; a static
+  // schedule and a sum in thread order afterwards make the gradient the same bits on every run (as layernorm's)
+  const int nt = omp_get_max_threads();
+  std::vector<float> partial(dist ? (size_t)nt * M * HS : 0, 0.0f);
+#pragma omp parallel num_threads(nt)
   {
     std::vector<float> dP((size_t)T * T);
-    // relative positions: dR[T, 2T-1] (dS scattered back to distances) and this thread's share of dDsub
-    std::vector<float> dR(dist ? (size_t)T * M : 0), dD(dist ? (size_t)M * HS : 0);
+    std::vector<float> dR(dist ? (size_t)T * M : 0);  // dS scattered back to distances
+    float* dD = dist ? partial.data() + (size_t)omp_get_thread_num() * M * HS : nullptr;
     std::vector<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
       const int64_t off = (int64_t)b * T * C3 + h * HS;
@@ -377,13 +386,15 @@ void attention_backward(float* dqkv, float* ddist, const float* dout, const floa
           for (int j = 0; j < T; j++) r[-j] = d[j];
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, M, scale, dR.data(), M, Dsub, HS, 1.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, HS, T, scale, dR.data(), M, q, C3, 1.0f, dD.data(), HS);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, HS, T, scale, dR.data(), M, q, C3, 1.0f, dD, HS);
       }
     }
-    if (dist) {
-      float* out = ddist + (int64_t)(P - T) * HS;
-#pragma omp critical
-      for (int64_t i = 0; i < (int64_t)M * HS; i++) out[i] += dD[i];
+  }
+  if (dist) {
+    float* out = ddist + (int64_t)(P - T) * HS;
+    for (int t = 0; t < nt; t++) {
+      const float* d = partial.data() + (size_t)t * M * HS;
+      for (int64_t i = 0; i < (int64_t)M * HS; i++) out[i] += d[i];
     }
   }
 }

@@ -109,7 +109,7 @@ void embeddings_forward(float* out, const int32_t* ids, const int32_t* types, co
     for (int t = 0; t < T; t++) {
       int64_t n = (int64_t)b * T + t;
       for (int e = 0; e < E; e++)
-        out[n * E + e] = word[(int64_t)ids[n] * E + e] + pos[(int64_t)t * E + e] + type[(int64_t)types[n] * E + e];
+        out[n * E + e] = word[(int64_t)ids[n] * E + e] + (pos ? pos[(int64_t)t * E + e] : 0.0f) + type[(int64_t)types[n] * E + e];
     }
 }
 

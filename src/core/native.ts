@@ -20,7 +20,7 @@ export interface NativeAddon {
   gelu_backward(dinp: F32, dout: F32, pre: F32, N: number, F: number): void;
   layernorm_forward(out: F32, sum: F32, mean: F32, rstd: F32, a: F32, r: F32n, weight: F32, bias: F32, N: number, C: number, eps: number): void;
   layernorm_backward(dinp: F32, dweight: F32n, dbias: F32n, dout: F32, sum: F32, mean: F32, rstd: F32, weight: F32, N: number, C: number, accumulate: boolean): void;
-  embeddings_forward(out: F32, ids: I32, types: I32, word: F32, pos: F32, type: F32, B: number, T: number, E: number): void;
+  embeddings_forward(out: F32, ids: I32, types: I32, word: F32, pos: F32n, type: F32, B: number, T: number, E: number): void;
   embeddings_backward(dword: F32n, dpos: F32n, dtype: F32n, dout: F32, ids: I32, types: I32, B: number, T: number, E: number, V: number, P: number, TV: number, paddingIdx: number): void;
   attention_forward(out: F32, probs: F32, qkv: F32, maskbias: F32, dist: F32 | null, P: number, B: number, T: number, C: number, NH: number,
     dropoutP: number, seed: number): void;

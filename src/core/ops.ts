@@ -98,8 +98,8 @@ function checkIds(ids: Int32Array, hi: number, op: string, arg: string, allowed?
   }
 }
 
-/** out[B*T,E] = word[ids] + pos[t] + type[types]  (word[V,E], pos[P,E], type[TV,E]) */
-export function embeddingsForward(out: F32, ids: Int32Array, types: Int32Array, word: F32, pos: F32, type: F32,
+/** out[B*T,E] = word[ids] + pos[t] + type[types]  (word[V,E], pos[P,E] or null for none (relative_key), type[TV,E]) */
+export function embeddingsForward(out: F32, ids: Int32Array, types: Int32Array, word: F32, pos: F32 | null, type: F32,
   B: number, T: number, E: number, V: number, P: number, TV: number): void {
   const d = dims({ B, T, E, V, P, TV });
   check(out, B * T * E, "embeddings_forward", "out [B*T,E]", d);

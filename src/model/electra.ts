@@ -102,7 +102,6 @@ export class Encoder {
   readonly project: boolean;
   /** relative_key: each layer's distance table [2P-1, HS]; position embeddings are then not added (as transformers) */
   readonly relative: boolean;
-  private readonly noPositions: Float32Array | null;
 
   /**
    * Declares the parameters `${prefix}embeddings.*`, `${prefix}embeddings_project.*`, `${prefix}encoder.layer.i.*`.
@@ -113,8 +112,6 @@ export class Encoder {
     this.emb = `${prefix}embeddings.`;
     this.project = cfg.embedding_size !== cfg.hidden_size;
     this.relative = cfg.position_embedding_type === "relative_key";
-    // transformers keeps position_embeddings.weight in a relative_key model but never adds it: we add zeros
-    this.noPositions = this.relative ? new Float32Array(cfg.max_position_embeddings * cfg.embedding_size) : null;
     const { vocab_size: V, embedding_size: E, hidden_size: C, intermediate_size: F, max_position_embeddings: P, type_vocab_size: TV } = cfg;
     const tables: [string, number[]][] = [
       ["word_embeddings.weight", [V, E]], ["position_embeddings.weight", [P, E]], ["token_type_embeddings.weight", [TV, E]],
@@ -170,7 +167,8 @@ export class Encoder {
     // embeddings: LayerNorm(word + position + type) -> dropout -> (embeddings_project)
     const embRaw = a.alloc(N * E), ln = a.alloc(N * E), embMean = a.alloc(N), embRstd = a.alloc(N);
     ops.embeddingsForward(embRaw, batch.inputIds, batch.tokenTypeIds, store.get(this.emb + "word_embeddings.weight"),
-      this.noPositions ?? store.get(this.emb + "position_embeddings.weight"), store.get(this.emb + "token_type_embeddings.weight"),
+      // transformers keeps position_embeddings.weight in a relative_key model but never adds it
+      this.relative ? null : store.get(this.emb + "position_embeddings.weight"), store.get(this.emb + "token_type_embeddings.weight"),
       B, T, E, cfg.vocab_size, cfg.max_position_embeddings, cfg.type_vocab_size);
     ops.layernormForward(ln, embRaw, embMean, embRstd, embRaw, null, store.get(this.emb + "LayerNorm.weight"),
       store.get(this.emb + "LayerNorm.bias"), N, E, cfg.layer_norm_eps);

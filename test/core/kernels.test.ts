@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { native, useNaiveKernels } from "../../src/core/native.js";
+import { getThreads, native, setThreads, useNaiveKernels } from "../../src/core/native.js";
 import * as ops from "../../src/core/ops.js";
 import { Rng } from "../../src/core/rng.js";
 
@@ -105,6 +105,32 @@ test("attention: fast = naive with padding, a row masked but for one key, dropou
   }
 });
 
+test("attention with relative positions: the distance gradient is the same bits on every run (threads summed in order)", () => {
+  // every (batch, head) adds into the one table: a reduction whose order must not depend on thread timing,
+  // or pretraining a relative_key model would not resume exactly
+  const B = 16, T = 33, C = 32, NH = 4, P = 40, HS = C / NH;
+  const qkv = randn(B * T * 3 * C), dout = randn(B * T * C), table = randn((2 * P - 1) * HS), mask = new Float32Array(B * T);
+  const probs = new Float32Array(B * NH * T * T), out = new Float32Array(B * T * C);
+  ops.attentionForward(out, probs, qkv, mask, table, P, B, T, C, NH, 0.1, 99);
+  const run = () => {
+    const dqkv = new Float32Array(B * T * 3 * C), ddist = new Float32Array(table.length).fill(0.1);
+    ops.attentionBackward(dqkv, ddist, dout, qkv, probs, table, P, B, T, C, NH, 0.1, 99);
+    return ddist;
+  };
+  const threads = getThreads();
+  setThreads(4); // several threads even on a one-core runner
+  try {
+    const first = run();
+    for (let r = 0; r < 12; r++) {
+      const again = run();
+      const i = again.findIndex((v, k) => v !== first[k]);
+      assert.equal(i, -1, `run ${r + 2}: ddist[${i}] = ${again[i]} vs ${first[i]} in the first run`);
+    }
+  } finally {
+    setThreads(threads);
+  }
+});
+
 test("embeddings, cross-entropy, BCE, MSE: fast = naive", () => {
   const B = 2, T = 5, E = 7, V = 11, P = 8, TV = 2;
   const ids = Int32Array.from([0, 3, 10, 0, 4, 5, 6, 0, 0, 1]), types = Int32Array.from([0, 0, 1, 1, 1, 0, 0, 0, 1, 1]);
@@ -115,6 +141,8 @@ test("embeddings, cross-entropy, BCE, MSE: fast = naive", () => {
     const out = new Float32Array(B * T * E), dw = new Float32Array(V * E), dp = new Float32Array(P * E), dt = new Float32Array(TV * E);
     ops.embeddingsForward(out, ids, types, word, pos, type, B, T, E, V, P, TV);
     ops.embeddingsBackward(dw, dp, dt, dout, ids, types, B, T, E, V, P, TV, 0);
+    const noPos = new Float32Array(B * T * E); // relative_key: no position table at all
+    ops.embeddingsForward(noPos, ids, types, word, null, type, B, T, E, V, P, TV);
     const l = new Float32Array(B * T), dl = new Float32Array(B * T * V);
     ops.crossentropyForward(l, logits, labels, B * T, V);
     ops.crossentropyBackward(dl, logits, labels, B * T, V, -100, 0.5);
@@ -123,9 +151,14 @@ test("embeddings, cross-entropy, BCE, MSE: fast = naive", () => {
     ops.bceBackward(bd, x, y, wts, 0.25);
     ops.mseForward(ml, x, y);
     ops.mseBackward(md, x, y, 0.1);
-    return [out, dw, dp, dt, l, dl, bl, bd, ml, md];
+    return [out, dw, dp, dt, l, dl, bl, bd, ml, md, noPos];
   });
   close("small ops", f, n);
+  for (let k = 0; k < B * T * E; k++) {
+    const want = Math.fround(word[ids[Math.floor(k / E)] * E + (k % E)] + type[types[Math.floor(k / E)] * E + (k % E)]);
+    assert.equal(f[10][k], want, `no positions: out[${k}]`);
+    assert.equal(n[10][k], want, `no positions, naive: out[${k}]`);
+  }
   // padding_idx 0: no gradient into row 0 of the word table
   assert.ok(f[1].subarray(0, E).every((v) => v === 0));
 });

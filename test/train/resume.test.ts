@@ -1,6 +1,7 @@
 /**
  * Exact resume: a pretraining run killed with SIGKILL between two checkpoints and resumed with --resume ends
- * with the same weights, bit for bit, as a run that was never interrupted (same seed, same threads).
+ * with the same weights, bit for bit, as a run that was never interrupted (same seed, same threads); with
+ * absolute positions and with relative_key (whose distance-table gradient is a reduction over threads).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -22,12 +23,13 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-test("a run killed with SIGKILL between checkpoints and resumed ends bit-identical to an uninterrupted run", { timeout: 240_000 }, async () => {
+async function killAndResume(positions: "absolute" | "relative_key"): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "electra-resume-"));
   writeSyntheticCorpus(join(dir, "corpus.txt"), 300, 5);
   writeFileSync(join(dir, "vocab.txt"), syntheticVocabulary().join("\n") + "\n");
   writeFileSync(join(dir, "config.json"), JSON.stringify({
     embedding_size: 16, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64,
+    position_embedding_type: positions,
   }));
   const a = join(dir, "a"), b = join(dir, "b");
   const full = spawnSync(process.execPath, args(a, dir), { encoding: "utf8" });
@@ -63,4 +65,13 @@ test("a run killed with SIGKILL between checkpoints and resumed ends bit-identic
   const mb = readFileSync(join(b, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(mb.map((r) => r.step), ma.map((r) => r.step));
   assert.deepEqual(mb.map((r) => r.loss), ma.map((r) => r.loss));
-});
+  if (positions === "relative_key") {
+    const cfg = JSON.parse(readFileSync(join(b, "discriminator", "config.json"), "utf8"));
+    assert.equal(cfg.position_embedding_type, "relative_key");
+  }
+}
+
+test("a run killed with SIGKILL between checkpoints and resumed ends bit-identical to an uninterrupted run", { timeout: 240_000 }, () =>
+  killAndResume("absolute"));
+
+test("the same with relative_key positions", { timeout: 240_000 }, () => killAndResume("relative_key"));
