@@ -9,6 +9,8 @@
  *   "attention": per layer, the mean attention weight a piece gives the piece before it and the piece after
  *                it, and the mean entropy of its attention row, next to a uniform row's (1/length, log length).
  *                Trained BERT-style encoders have heads that put most of their weight on a neighbour.
+ *                Also the [CLS] row's (what the classification heads read): its weight on itself and on the
+ *                final [SEP], and its entropy (at random init it is near-uniform: the mean of the pieces).
  *   "positions": the mean cosine between the position embeddings of neighbouring positions (learned position
  *                embeddings of a trained encoder vary smoothly: near 1; at random init: near 0) and their
  *                mean norm next to the word embeddings'. For a relative_key model (no position embeddings
@@ -40,7 +42,16 @@ async function main(): Promise<void> {
   const T = intact.T;
   const layers = out.enc.layers.map((L) => {
     let prev = 0, next = 0, ent = 0, uniform = 0, uniformEnt = 0, n = 0;
+    let clsSelf = 0, clsSep = 0, clsEnt = 0, clsUniformEnt = 0, nc = 0;
     texts.forEach((ids, b) => {
+      for (let h = 0; h < NH; h++) {
+        const row = L.probs.subarray((b * NH + h) * T * T, ((b * NH + h) * T + 1) * T);
+        clsSelf += row[0];
+        clsSep += row[ids.length - 1];
+        for (let j = 0; j < ids.length; j++) if (row[j] > 0) clsEnt -= row[j] * Math.log(row[j]);
+        clsUniformEnt += Math.log(ids.length);
+        nc++;
+      }
       for (const i of inner(ids.length)) {
         for (let h = 0; h < NH; h++) {
           const row = L.probs.subarray(((b * NH + h) * T + i) * T, ((b * NH + h) * T + i + 1) * T);
@@ -53,7 +64,8 @@ async function main(): Promise<void> {
         }
       }
     });
-    return { prev: +(prev / n).toFixed(4), next: +(next / n).toFixed(4), entropy: +(ent / n).toFixed(3), uniform: +(uniform / n).toFixed(4), uniform_entropy: +(uniformEnt / n).toFixed(3) };
+    return { prev: +(prev / n).toFixed(4), next: +(next / n).toFixed(4), entropy: +(ent / n).toFixed(3), uniform: +(uniform / n).toFixed(4), uniform_entropy: +(uniformEnt / n).toFixed(3),
+      cls_self: +(clsSelf / nc).toFixed(4), cls_sep: +(clsSep / nc).toFixed(4), cls_entropy: +(clsEnt / nc).toFixed(3), cls_uniform_entropy: +(clsUniformEnt / nc).toFixed(3) };
   });
   console.log(JSON.stringify({ probe: "attention", layers }));
 
