@@ -7,7 +7,10 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions", "-Wall", "-Wno-unknown-pragmas",
+      # -fno-trapping-math: without it GCC will not if-convert the selects in native/kernels.cc's fexp/ferf, so the
+      # GELU, softmax and cross-entropy loops stay scalar ("control flow in loop"). It permits no reassociation or
+      # other value change: only that a float operation may be executed speculatively (we never read FP flags).
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fno-trapping-math", "-fexceptions", "-Wall", "-Wno-unknown-pragmas",
                     "-I/usr/include/<!(gcc -print-multiarch)/openblas-openmp"],
       "ldflags": ["-fopenmp",
                   "-L/usr/lib/<!(gcc -print-multiarch)/openblas-openmp",

@@ -1,7 +1,8 @@
 // Fast kernels: OpenBLAS sgemm for every matrix product, OpenMP over rows (or over batch x heads in
 // attention, where each thread runs single-threaded sgemm: the OpenMP build of OpenBLAS does not nest),
 // and exp/erf/log written as branch-free polynomials so that the compiler vectorises them (libm's
-// erff/expf are scalar calls: a layer of ELECTRA-Small evaluates a million of each).
+// erff/expf are scalar calls: a layer of ELECTRA-Small evaluates a million of each). They vectorise only with
+// -fno-trapping-math (binding.gyp); `-fopt-info-vec-missed` says "control flow in loop" without it.
 // See kernels.h for the dimension legend and each op's contract; naive.cc holds the reference loops.
 #include <cblas.h>
 #include <omp.h>
