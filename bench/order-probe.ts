@@ -40,24 +40,31 @@ async function main(): Promise<void> {
   const intact = pack(texts.map((ids) => ({ ids: Int32Array.from(ids), types: new Int32Array(ids.length) }))).batch;
   const out = model.forward(new RunContext({ train: false }), intact, kind === "generator" ? Int32Array.from([0]) : null);
   const T = intact.T;
+  // entropy of the first len weights of an attention row (the rest are padding)
+  const entropy = (row: Float32Array, len: number) => {
+    let e = 0;
+    for (let j = 0; j < len; j++) if (row[j] > 0) e -= row[j] * Math.log(row[j]);
+    return e;
+  };
   const layers = out.enc.layers.map((L) => {
+    const probRow = (b: number, h: number, i: number) => L.probs.subarray(((b * NH + h) * T + i) * T, ((b * NH + h) * T + i + 1) * T);
     let prev = 0, next = 0, ent = 0, uniform = 0, uniformEnt = 0, n = 0;
     let clsSelf = 0, clsSep = 0, clsEnt = 0, clsUniformEnt = 0, nc = 0;
     texts.forEach((ids, b) => {
       for (let h = 0; h < NH; h++) {
-        const row = L.probs.subarray((b * NH + h) * T * T, ((b * NH + h) * T + 1) * T);
+        const row = probRow(b, h, 0);
         clsSelf += row[0];
         clsSep += row[ids.length - 1];
-        for (let j = 0; j < ids.length; j++) if (row[j] > 0) clsEnt -= row[j] * Math.log(row[j]);
+        clsEnt += entropy(row, ids.length);
         clsUniformEnt += Math.log(ids.length);
         nc++;
       }
       for (const i of inner(ids.length)) {
         for (let h = 0; h < NH; h++) {
-          const row = L.probs.subarray(((b * NH + h) * T + i) * T, ((b * NH + h) * T + i + 1) * T);
+          const row = probRow(b, h, i);
           prev += row[i - 1];
           next += row[i + 1];
-          for (let j = 0; j < ids.length; j++) if (row[j] > 0) ent -= row[j] * Math.log(row[j]);
+          ent += entropy(row, ids.length);
           uniform += 1 / ids.length;
           uniformEnt += Math.log(ids.length);
           n++;
