@@ -39,6 +39,8 @@ export interface ElectraConfig {
   classifier_dropout: number | null;
   /** electra-ts: "hf" = transformers' two-layer ElectraClassificationHead; "official" = one dense layer on the first token. */
   classifier_head?: ClassifierHead;
+  /** Dropout after the multiple-choice head's summary layer (transformers' ElectraConfig default 0.1). */
+  summary_last_dropout?: number;
   architectures?: string[];
   model_type: "electra";
 }
@@ -67,11 +69,13 @@ export const DEFAULT_CONFIG: ElectraConfig = {
 /** Hugging Face keys that may appear in an ELECTRA config.json and change nothing computed here. */
 export const IGNORED_HF_KEYS = new Set([
   "transformers_version", "torch_dtype", "_name_or_path", "summary_type", "summary_use_proj", "summary_activation",
-  "summary_last_dropout", "use_cache", "bos_token_id", "eos_token_id", "sep_token_id", "output_past", "finetuning_task",
+  "use_cache", "bos_token_id", "eos_token_id", "sep_token_id", "output_past", "finetuning_task",
   "gradient_checkpointing", "is_decoder", "add_cross_attention", "tie_word_embeddings", "chunk_size_feed_forward",
   "return_dict", "output_hidden_states", "output_attentions", "torchscript", "pruned_heads", "problem_type",
   "tokenizer_class", "prefix", "task_specific_params", "xla_device", "is_encoder_decoder", "directionality",
   "_attn_implementation", "_commit_hash", "use_return_dict",
+  // multiple choice: the number of choices comes from the inputs ([examples, num_choices, T]), as in transformers
+  "num_choices",
 ]);
 
 const NUMERIC_KEYS = [
@@ -87,7 +91,7 @@ export class ConfigError extends Error {
 export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: not a JSON object`);
   const obj = raw as Record<string, unknown>;
-  const known = new Set(Object.keys(DEFAULT_CONFIG).concat(["id2label", "label2id", "classifier_head", "architectures", "embedding_size"]));
+  const known = new Set(Object.keys(DEFAULT_CONFIG).concat(["id2label", "label2id", "classifier_head", "architectures", "embedding_size", "summary_last_dropout"]));
   const unknown = Object.keys(obj).filter((k) => !known.has(k) && !IGNORED_HF_KEYS.has(k));
   if (unknown.length) throw new ConfigError(`${where}: unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => JSON.stringify(k)).join(", ")} (not an ELECTRA config key)`);
   if (obj.model_type !== undefined && obj.model_type !== "electra") {
@@ -126,6 +130,11 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
     const v = obj.classifier_dropout;
     if (typeof v !== "number" || !(v >= 0 && v < 1)) throw new ConfigError(`${where}: classifier_dropout must be null or in [0, 1), got ${JSON.stringify(v)}`);
     c.classifier_dropout = v;
+  }
+  if (obj.summary_last_dropout !== undefined) {
+    const v = obj.summary_last_dropout;
+    if (typeof v !== "number" || !(v >= 0 && v < 1)) throw new ConfigError(`${where}: summary_last_dropout must be in [0, 1), got ${JSON.stringify(v)}`);
+    c.summary_last_dropout = v;
   }
   if (obj.classifier_head !== undefined) {
     if (obj.classifier_head !== "hf" && obj.classifier_head !== "official") {
@@ -166,6 +175,7 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
 export function configToJson(c: ElectraConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { ...c };
   if (out.classifier_head === undefined) delete out.classifier_head;
+  if (out.summary_last_dropout === undefined) delete out.summary_last_dropout;
   for (const k of ["id2label", "label2id", "architectures"]) if (out[k] === undefined) delete out[k];
   return out;
 }

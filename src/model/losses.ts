@@ -68,3 +68,39 @@ export function mseLoss(ctx: RunContext, pred: Float32Array, target: Float32Arra
   ops.mseBackward(dpred, pred, target, scale / N);
   return { loss: finite(sum / N, "mean squared error"), dlogits: dpred, count: N };
 }
+
+/**
+ * Extractive QA (transformers' ElectraForQuestionAnswering): logits [B*T, 2] (start at [n, 0], end at [n, 1]);
+ * loss = (CE(start_logits [B, T], start) + CE(end_logits, end)) / 2, each a mean over the batch. Positions are
+ * clamped to [0, T] and T is ignored, as transformers does with ignored_index = T. dlogits is interleaved like
+ * the logits.
+ */
+export function spanLoss(ctx: RunContext, logits: Float32Array, startPositions: Int32Array, endPositions: Int32Array, B: number, T: number,
+  scale = 1): LossResult {
+  if (logits.length !== B * T * 2) throw new ops.ShapeError(`spanLoss: logits has ${logits.length} elements, expected B*T*2 = ${B * T * 2}`);
+  if (startPositions.length !== B || endPositions.length !== B) throw new ops.ShapeError(`spanLoss: ${B} start and end positions expected`);
+  const a = ctx.arena, N = B * T;
+  const dlogits = a.alloc(N * 2);
+  let total = 0, count = 0;
+  for (let side = 0; side < 2; side++) {
+    const pos = side === 0 ? startPositions : endPositions;
+    const x = a.alloc(N);
+    for (let n = 0; n < N; n++) x[n] = logits[2 * n + side];
+    const labels = Int32Array.from(pos, (p) => Math.min(Math.max(p, 0), T));
+    const r = crossEntropyLoss(ctx, x, labels, B, T, scale / 2, T);
+    for (let n = 0; n < N; n++) dlogits[2 * n + side] = r.dlogits[n];
+    total += r.loss / 2;
+    count = Math.max(count, r.count);
+  }
+  return { loss: finite(total, "span loss"), dlogits, count };
+}
+
+/** Multiple choice: logits [examples * choices] (one score per (example, choice) row), CE over each example's choices. */
+export function choiceLoss(ctx: RunContext, logits: Float32Array, labels: Int32Array, numChoices: number, scale = 1): LossResult {
+  const E = labels.length;
+  if (logits.length !== E * numChoices) throw new ops.ShapeError(`choiceLoss: logits has ${logits.length} elements, expected ${E} examples x ${numChoices} choices`);
+  for (let i = 0; i < E; i++) {
+    if (labels[i] !== -100 && !(labels[i] >= 0 && labels[i] < numChoices)) throw new RangeError(`choiceLoss: label ${labels[i]} of example ${i} is not a choice in [0, ${numChoices})`);
+  }
+  return crossEntropyLoss(ctx, logits, labels, E, numChoices, scale);
+}

@@ -14,6 +14,8 @@ export class Report {
   worstOutput = 0;
   worstGrad = 0;
   checked = 0;
+  /** what a case could not compare, and why (printed with its result) */
+  readonly notes: string[] = [];
 
   /** Outputs: |got - want| <= atol + rtol * |want| element-wise. */
   outputs(what: string, got: ArrayLike<number>, want: ArrayLike<number>, atol = 1e-5, rtol = 1e-4): void {
@@ -32,7 +34,12 @@ export class Report {
     this.compare(what, got, want, () => tol, "grad", tol);
   }
 
-  private compare(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (w: number) => number, kind: "output" | "grad", scale = 1): void {
+  /** Outputs with a tolerance of their own per element (an error bound propagated from an input's tolerance). */
+  outputsWithin(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (w: number, i: number) => number): void {
+    this.compare(what, got, want, tol, "output");
+  }
+
+  private compare(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: (w: number, i: number) => number, kind: "output" | "grad", scale = 1): void {
     this.checked++;
     if (got.length !== want.length) {
       this.failures.push(`${what}: ${got.length} values, reference has ${want.length}`);
@@ -45,7 +52,7 @@ export class Report {
       const err = Math.abs(g - w);
       if (kind === "output") this.worstOutput = Math.max(this.worstOutput, err / (1e-5 + 1e-4 * Math.abs(w)));
       else this.worstGrad = Math.max(this.worstGrad, err / scale);
-      if (!(err <= tol(w))) {
+      if (!(err <= tol(w, i))) {
         nbad++;
         if (bad.length < 5) bad.push({ what, index: i, got: g, want: w });
       }

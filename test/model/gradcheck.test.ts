@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Rng } from "../../src/core/rng.js";
 import { parseConfig, type ElectraConfig } from "../../src/model/config.js";
 import { createModel, RunContext, type Batch, type ElectraModel } from "../../src/model/electra.js";
-import { bceLoss, crossEntropyLoss, mseLoss } from "../../src/model/losses.js";
+import { bceLoss, choiceLoss, crossEntropyLoss, mseLoss, spanLoss } from "../../src/model/losses.js";
 
 type P = Map<string, Float64Array>;
 
@@ -121,6 +121,33 @@ function refLoss(kind: string, c: ElectraConfig, p: P, batch: Batch, labels: { i
     });
     return s / n;
   }
+  if (kind === "token-classifier") {
+    const z = linear(h, p.get("classifier.weight")!, p.get("classifier.bias")!, c.num_labels);
+    let s = 0, n = 0;
+    z.forEach((r, i) => {
+      if (labels.ints![i] === -100) return;
+      s -= logSoftmaxAt(r, labels.ints![i]);
+      n++;
+    });
+    return s / n;
+  }
+  if (kind === "question-answering") {
+    const z = linear(h, p.get("qa_outputs.weight")!, p.get("qa_outputs.bias")!, 2);
+    let s = 0;
+    for (let b = 0; b < B; b++) {
+      for (let side = 0; side < 2; side++) s -= logSoftmaxAt(Array.from({ length: T }, (_, t) => z[b * T + t][side]), labels.ints![2 * b + side]) / (2 * B);
+    }
+    return s;
+  }
+  if (kind === "multiple-choice") {
+    const first = Array.from({ length: B }, (_, b) => h[b * T]);
+    const g = linear(first, p.get("sequence_summary.summary.weight")!, p.get("sequence_summary.summary.bias")!, c.hidden_size).map((r) => r.map(gelu));
+    const z = linear(g, p.get("classifier.weight")!, p.get("classifier.bias")!, 1).map((r) => r[0]);
+    const nc = B / labels.ints!.length;
+    let s = 0;
+    labels.ints!.forEach((y, e) => (s -= logSoftmaxAt(z.slice(e * nc, (e + 1) * nc), y)));
+    return s / labels.ints!.length;
+  }
   const first = Array.from({ length: B }, (_, b) => h[b * T]);
   let z: number[][];
   if (c.classifier_head === "official") z = linear(first, p.get("classifier.out_proj.weight")!, p.get("classifier.out_proj.bias")!, c.num_labels);
@@ -133,7 +160,9 @@ function refLoss(kind: string, c: ElectraConfig, p: P, batch: Batch, labels: { i
 }
 
 // ---------------------------------------------------------------- the check
-function setup(extra: Record<string, unknown>, kind: "discriminator" | "generator" | "classifier", seed: number) {
+type Kind = "discriminator" | "generator" | "classifier" | "token-classifier" | "question-answering" | "multiple-choice";
+
+function setup(extra: Record<string, unknown>, kind: Kind, seed: number) {
   const cfg = parseConfig({
     vocab_size: 37, embedding_size: 7, hidden_size: 15, num_attention_heads: 3, intermediate_size: 23, num_hidden_layers: 2,
     max_position_embeddings: 16, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, layer_norm_eps: 1e-12, ...extra,
@@ -144,14 +173,14 @@ function setup(extra: Record<string, unknown>, kind: "discriminator" | "generato
     const v = model.store.get(s.name);
     for (let i = 0; i < v.length; i++) v[i] = (s.name.endsWith("LayerNorm.weight") ? 1 : 0) + rng.normal() * 0.3;
   }
-  const B = 3, T = 9, N = B * T;
+  const B = kind === "multiple-choice" ? 4 : 3, T = 9, N = B * T; // multiple choice: 2 examples x 2 choices
   const batch: Batch = {
     B, T,
     inputIds: Int32Array.from({ length: N }, () => rng.randint(1, 36)),
     tokenTypeIds: Int32Array.from({ length: N }, (_, i) => (i % T > 4 ? 1 : 0)),
     attentionMask: Int32Array.from({ length: N }, (_, i) => {
       const b = Math.floor(i / T), t = i % T;
-      return b === 0 ? 1 : b === 1 ? (t < 6 ? 1 : 0) : t === 0 ? 1 : 0; // padding; a row with one visible key
+      return b === 0 || b === 3 ? 1 : b === 1 ? (t < 6 ? 1 : 0) : t === 0 ? 1 : 0; // padding; a row with one visible key
     }),
   };
   for (let i = 0; i < N; i++) if (!batch.attentionMask[i]) batch.inputIds[i] = 0; // [PAD]
@@ -164,6 +193,9 @@ function analytic(model: ElectraModel, batch: Batch, kind: string, cfg: ElectraC
   const N = batch.B * batch.T;
   const loss = kind === "discriminator" ? bceLoss(ctx, out.logits, labels.floats!, Float32Array.from(batch.attentionMask))
     : kind === "generator" ? crossEntropyLoss(ctx, out.logits, labels.ints!, N, cfg.vocab_size)
+    : kind === "token-classifier" ? crossEntropyLoss(ctx, out.logits, labels.ints!, N, cfg.num_labels)
+    : kind === "question-answering" ? spanLoss(ctx, out.logits, labels.ints!.filter((_, i) => i % 2 === 0), labels.ints!.filter((_, i) => i % 2 === 1), batch.B, batch.T)
+    : kind === "multiple-choice" ? choiceLoss(ctx, out.logits, labels.ints!, batch.B / labels.ints!.length)
     : cfg.num_labels === 1 ? mseLoss(ctx, out.logits, labels.floats!)
     : crossEntropyLoss(ctx, out.logits, labels.ints!, batch.B, cfg.num_labels);
   model.store.zeroGrad();
@@ -171,12 +203,16 @@ function analytic(model: ElectraModel, batch: Batch, kind: string, cfg: ElectraC
   return loss.loss;
 }
 
-function check(name: string, extra: Record<string, unknown>, kind: "discriminator" | "generator" | "classifier", seed: number) {
+function check(name: string, extra: Record<string, unknown>, kind: Kind, seed: number) {
   test(`finite differences: ${name}`, () => {
     const { cfg, model, batch, rng } = setup(extra, kind, seed);
     const N = batch.B * batch.T;
     const labels = kind === "discriminator" ? { floats: Float32Array.from({ length: N }, () => (rng.uniform() < 0.3 ? 1 : 0)) }
       : kind === "generator" ? { ints: Int32Array.from({ length: N }, (_, i) => (batch.attentionMask[i] && rng.uniform() < 0.5 ? rng.randint(0, 36) : -100)) }
+      : kind === "token-classifier" ? { ints: Int32Array.from({ length: N }, (_, i) => (batch.attentionMask[i] && i % batch.T !== 0 && rng.uniform() < 0.7 ? rng.randint(0, cfg.num_labels - 1) : -100)) }
+      // start, end per row (interleaved); row 0 points at [CLS] (unanswerable), row 2 at its only real token
+      : kind === "question-answering" ? { ints: Int32Array.from({ length: 2 * batch.B }, (_, i) => (i < 2 || i >= 4 ? 0 : rng.randint(1, 5))) }
+      : kind === "multiple-choice" ? { ints: Int32Array.from([1, 0]) }
       : cfg.num_labels === 1 ? { floats: Float32Array.from({ length: batch.B }, () => rng.normal()) }
       : { ints: Int32Array.from({ length: batch.B }, () => rng.randint(0, cfg.num_labels - 1)) };
     const ours = analytic(model, batch, kind, cfg, labels);
@@ -192,8 +228,11 @@ function check(name: string, extra: Record<string, unknown>, kind: "discriminato
       const g = store.g(spec.name), x = p.get(spec.name)!;
       let gmax = 0;
       for (let i = 0; i < g.length; i++) gmax = Math.max(gmax, Math.abs(g[i]));
-      const picks = new Set<number>([0, x.length - 1]);
-      while (picks.size < Math.min(x.length, 5)) picks.add(rng.randint(0, x.length - 1));
+      // word_embeddings row 0 is [PAD] (padding_idx 0): torch defines its lookup gradient as zero, while the float64
+      // loss moves with it wherever padded positions reach the loss (QA: the softmax runs over every position)
+      const lo = spec.name.endsWith("word_embeddings.weight") && kind === "question-answering" ? cfg.embedding_size : 0;
+      const picks = new Set<number>([lo, x.length - 1]);
+      while (picks.size < Math.min(x.length - lo, 5)) picks.add(rng.randint(lo, x.length - 1));
       for (const i of picks) {
         const x0 = x[i];
         x[i] = x0 + h;
@@ -215,3 +254,6 @@ check("generator (tied lm head)", {}, "generator", 3);
 check("classifier, Hugging Face head", { num_labels: 3 }, "classifier", 4);
 check("classifier, official one-layer head", { num_labels: 3, classifier_head: "official" }, "classifier", 5);
 check("regressor", { num_labels: 1 }, "classifier", 6);
+check("token classifier", { num_labels: 4 }, "token-classifier", 7);
+check("question answering", {}, "question-answering", 8);
+check("multiple choice (2 examples x 2 choices)", { summary_last_dropout: 0 }, "multiple-choice", 9);
