@@ -1,18 +1,38 @@
-/** `electra finetune`, `electra evaluate`, `electra predict`: command-line front ends of src/train/finetune.ts. */
+/**
+ * `electra finetune`, `electra evaluate`, `electra predict`, `electra score`: command-line front ends of
+ * src/train/finetune.ts and the task registry (src/tasks/registry.ts). No task is named here: the data flags go
+ * to the task the registry picks.
+ */
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { int, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { setThreads } from "../core/native.js";
-import { GLUE_TASK_NAMES } from "../data/glue.js";
-import {
-  BUCKET_CHUNK_BATCHES, evaluate, FINETUNE_BATCH_SIZE, FINETUNE_MAX_SEQ_LENGTH, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY, finetune,
-  predict, type EvaluateResult, type FinetuneEvent, type FinetuneReport, type PredictResult,
-} from "../train/finetune.js";
+import { BUCKET_CHUNK_BATCHES } from "../data/batching.js";
+import { scoreConllText } from "../metrics/conll.js";
+import { tasksHelp } from "../tasks/registry.js";
+import type { DataOptions } from "../tasks/task.js";
+import { conllMetrics } from "../tasks/token-classification.js";
+import { evaluate, finetune, predict, type EvaluateResult, type FinetuneEvent, type FinetuneReport, type PredictResult } from "../train/finetune.js";
+import { FINETUNE_BATCH_SIZE, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY } from "../train/hyperparameters.js";
 import { PRESETS } from "../train/pretrain.js";
 
-export interface FinetuneCliOptions {
+/** The data flags every command shares (see DataOptions). */
+export interface DataCliOptions {
+  dataDir?: string;
+  trainFile?: string;
+  validationFile?: string;
+  validationSplit?: number;
+  testFile?: string;
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  regression?: boolean;
+  tagColumn?: number;
+}
+
+export interface FinetuneCliOptions extends DataCliOptions {
   task: string;
-  dataDir: string;
   model?: string;
   config?: string;
   vocab?: string;
@@ -23,7 +43,7 @@ export interface FinetuneCliOptions {
   lr?: number;
   batchSize: number;
   evalBatchSize: number;
-  maxSeqLength: number;
+  maxSeqLength?: number;
   layerDecay?: number;
   weightDecay: number;
   warmupProportion: number;
@@ -50,7 +70,11 @@ export function progressReporter(task: string, quiet: boolean): (e: FinetuneEven
   return (e) => {
     switch (e.kind) {
       case "data":
-        say(`${task}: ${e.trainExamples} training and ${e.devExamples} dev examples tokenized in ${e.seconds.toFixed(1)} s`);
+        say(`${task}: ${e.trainExamples} training and ${e.devExamples} dev examples tokenized in ${e.seconds.toFixed(1)} s` +
+          (e.trainFeatures !== e.trainExamples ? ` (${e.trainFeatures} training windows)` : ""));
+        break;
+      case "warning":
+        console.error(`warning: ${e.message}`);
         break;
       case "seed-start":
         seedLabel = e.seeds > 1 ? `seed ${e.seed} (${e.seedIndex + 1}/${e.seeds})` : `seed ${e.seed}`;
@@ -87,10 +111,20 @@ export function progressReporter(task: string, quiet: boolean): (e: FinetuneEven
 }
 
 /** Missing inputs: one line naming the flag, before a model is loaded. */
-function checkInputs(o: { dataDir: string; model?: string; vocab?: string }): void {
-  mustExist("--data-dir", o.dataDir, "folder");
+function checkInputs(o: DataCliOptions & { model?: string; vocab?: string }): void {
+  if (o.dataDir) mustExist("--data-dir", o.dataDir, "folder");
+  for (const [flag, f] of [["--train-file", o.trainFile], ["--validation-file", o.validationFile], ["--test-file", o.testFile], ["--vocab", o.vocab]] as const) {
+    if (f) mustExist(flag, f, "file");
+  }
   if (o.model) mustExist("--model", o.model, "folder");
-  if (o.vocab) mustExist("--vocab", o.vocab, "file");
+  if (!o.dataDir && !o.trainFile && !o.validationFile && !o.testFile) throw new Error("give --data-dir DIR, or the files (--train-file, --validation-file, --test-file)");
+}
+
+function dataOptions(o: DataCliOptions): DataOptions {
+  return {
+    dataDir: o.dataDir, trainFile: o.trainFile, validationFile: o.validationFile, validationSplit: o.validationSplit, testFile: o.testFile,
+    textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, regression: o.regression, tagColumn: o.tagColumn,
+  };
 }
 
 export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise<FinetuneReport> {
@@ -99,7 +133,7 @@ export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise
   if (!o.model && !o.config) throw new Error("give --model DIR (a Hugging Face folder) or --config NAME --vocab FILE (random weights)");
   checkInputs(o);
   return finetune({
-    task: o.task, dataDir: o.dataDir, out: o.out, model: o.model, config: o.config, vocab: o.vocab,
+    ...dataOptions(o), task: o.task, out: o.out, model: o.model, config: o.config, vocab: o.vocab, splitSeed: o.seed,
     seeds: o.seeds && o.seeds.length ? o.seeds : [o.seed], epochs: o.epochs, lr: o.lr, batchSize: o.batchSize, evalBatchSize: o.evalBatchSize,
     maxSeqLength: o.maxSeqLength, layerDecay: o.layerDecay, weightDecay: o.weightDecay, warmupProportion: o.warmupProportion, head: o.head,
     maxTrainExamples: o.maxTrainExamples, maxEvalExamples: o.maxEvalExamples, maxSteps: o.maxSteps, doubleUnordered: o.doubleUnordered,
@@ -107,35 +141,51 @@ export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise
   });
 }
 
-const TASKS = `${GLUE_TASK_NAMES.join(", ")} (also the GLUE names: CoLA, SST-2, STS-B, ...)`;
+/** The data flags, on any of the commands. */
+function withDataOptions(cmd: Command, what: "finetune" | "evaluate" | "predict"): Command {
+  cmd.option("--data-dir <dir>", "a folder in the task's standard layout: the GLUE data root (CoLA/, SST-2/, ...), or a CoNLL folder (train.txt, valid.txt, test.txt or eng.train, eng.testa, eng.testb) (default: none; then the file flags)");
+  if (what === "finetune") cmd.option("--train-file <file>", "training data: CSV / TSV / JSONL (text-classification) or CoNLL / JSONL (token tasks) (default: none)");
+  cmd.option("--validation-file <file>", "validation data, the same format (default: none)");
+  if (what === "finetune") cmd.option("--validation-split <x>", "hold out this fraction of --train-file as the validation set when there is no validation file (default: none)", num);
+  if (what !== "finetune") cmd.option("--test-file <file>", "test data, labels optional (default: none)");
+  return cmd
+    .option("--text-column <name>", "CSV/TSV/JSONL: the text column (default: text, else sentence, else sentence1, else the only text column)")
+    .option("--text-pair-column <name>", "CSV/TSV/JSONL: the second text of a pair (default: text_pair or sentence2 when present, else none)")
+    .option("--label-column <name>", "CSV/TSV/JSONL: the label column (default: label, else labels)")
+    .option("--regression", "text-classification: the label column is a number to regress on (default: classification on label strings)")
+    .option("--tag-column <n>", "CoNLL: the 0-based column of the tags; negative counts from the end (default: -1, the last)", int);
+}
+
+const TASKS = tasksHelp();
 
 export function finetuneCommand(): Command {
-  return new Command("finetune")
-    .description("fine-tune an ELECTRA classifier on a GLUE task (official recipe), score the dev set after each epoch, keep the best")
-    .requiredOption("--task <name>", `GLUE task: ${TASKS}`)
-    .requiredOption("--data-dir <dir>", "GLUE data root (holding CoLA/, SST-2/, ... as download_glue_data.py lays them out)")
-    .option("--model <dir>", "start from a Hugging Face folder (a pretrained discriminator; its heads are dropped) (default: none; then --config is needed)")
+  const cmd = new Command("finetune")
+    .description("fine-tune ELECTRA on a task (official recipe): GLUE, NER / chunking, or your own files; score the dev set after each epoch, keep the best")
+    .requiredOption("--task <name>", `the task: ${TASKS}`);
+  withDataOptions(cmd, "finetune");
+  return cmd
+    .option("--model <dir>", "start from a Hugging Face folder (a pretrained discriminator, a bare ElectraModel, or a finetune --out folder; its head is dropped) (default: none; then --config is needed)")
     .option("--config <name|file>", `start from random weights: preset (${Object.keys(PRESETS).join(", ")}) or a config.json (needs --vocab) (default: none; then --model is needed)`)
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
-    .requiredOption("--out <dir>", "output folder: metrics.json, dev_predictions.tsv, model/")
+    .requiredOption("--out <dir>", "output folder: metrics.json, dev_predictions.tsv (.txt for token tasks), model/")
     .option("--epochs <n>", "training epochs (default: 3; 10 for RTE and STS-B, as configure_finetuning.py)", num)
-    .option("--seed <n>", "random seed (data order, dropout, head init)", int, 1)
+    .option("--seed <n>", "random seed (data order, dropout, head init, --validation-split)", int, 1)
     .option("--seeds <list>", "comma-separated seeds: one fine-tuning per seed, the median reported (overrides --seed) (default: only --seed)", intList)
     .option("--lr <x>", "peak learning rate (default: 1e-4, 5e-5 for large, as the official code; the paper uses 3e-4 for small)", num)
     .option("--batch-size <n>", "training batch size", int, FINETUNE_BATCH_SIZE)
     .option("--eval-batch-size <n>", "evaluation batch size", int, 64)
-    .option("--max-seq-length <n>", "tokens per example after truncation ([CLS] and [SEP] included)", int, FINETUNE_MAX_SEQ_LENGTH)
+    .option("--max-seq-length <n>", "tokens per example or window ([CLS] and [SEP] included) (default: the task's, 128)", int)
     .option("--layer-decay <x>", "layer-wise learning-rate decay (default: 0.8, 0.9 for large)", num)
     .option("--weight-decay <x>", "decoupled weight decay (not on LayerNorm and biases)", num, FINETUNE_WEIGHT_DECAY)
     .option("--warmup-proportion <x>", "fraction of the steps with a linear warmup", num, FINETUNE_WARMUP_PROPORTION)
-    .addOption(new Option("--head <kind>", "classification head: hf (dense-GELU-out_proj, as Hugging Face) or official (one dense layer)").choices(["hf", "official"]).default("hf"))
-    .option("--max-train-examples <n>", "read only the first n training rows (quick runs) (default: all)", int)
-    .option("--max-eval-examples <n>", "read only the first n dev rows (quick runs) (default: all)", int)
+    .addOption(new Option("--head <kind>", "sequence classification head: hf (dense-GELU-out_proj, as Hugging Face) or official (one dense layer)").choices(["hf", "official"]).default("hf"))
+    .option("--max-train-examples <n>", "read only the first n training examples (quick runs) (default: all)", int)
+    .option("--max-eval-examples <n>", "read only the first n dev examples (quick runs) (default: all)", int)
     .option("--max-steps <n>", "stop after n optimizer steps (the schedule is fitted to them) (default: no limit: epochs x steps per epoch)", int)
     .option("--no-double-unordered", "MRPC and STS-B: do not also train on the swapped sentence order (official default: both orders)")
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
-    .addHelpText("after", `\nDynamic padding: batches are padded to their longest example; examples are sorted by length within chunks of ${BUCKET_CHUNK_BATCHES} batches and the batches shuffled.\nSTS-B is a regression on score / 5 (official); the saved model outputs the 0..5 score.\nWrites OUT/metrics.json (per seed and median), OUT/dev_predictions.tsv and OUT/model/ (the best seed's best epoch).`)
+    .addHelpText("after", `\nDynamic padding: batches are padded to their longest example; examples are sorted by length within chunks of ${BUCKET_CHUNK_BATCHES} batches and the batches shuffled.\nSTS-B is a regression on score / 5 (official); the saved model outputs the 0..5 score.\nToken tasks: labels on each word's first sub-token; sentences longer than a window are split across windows.\nWrites OUT/metrics.json (per seed and median), OUT/dev_predictions.* and OUT/model/ (the best seed's best epoch).`)
     .action(async (o: FinetuneCliOptions & { doubleUnordered: boolean }) => {
       // commander sets doubleUnordered = true unless --no-double-unordered: leave the task default unless it was turned off
       const report = await runFinetune({ ...o, doubleUnordered: o.doubleUnordered === false ? false : undefined });
@@ -145,33 +195,34 @@ export function finetuneCommand(): Command {
     });
 }
 
-export interface EvaluateCliOptions {
+export interface EvaluateCliOptions extends DataCliOptions {
   task: string;
-  dataDir: string;
   model: string;
   split?: string;
   vocab?: string;
   batchSize: number;
-  maxSeqLength: number;
+  maxSeqLength?: number;
   threads?: number;
 }
 
 export async function runEvaluate(o: EvaluateCliOptions): Promise<EvaluateResult> {
   checkInputs(o);
   if (o.threads) setThreads(o.threads);
-  return evaluate({ task: o.task, dataDir: o.dataDir, model: o.model, split: o.split, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength });
+  const split = o.split ?? (o.validationFile ? o.validationFile : o.testFile && !o.dataDir ? o.testFile : "dev");
+  return evaluate({ ...dataOptions(o), task: o.task, model: o.model, split, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength });
 }
 
 export function evaluateCommand(): Command {
-  return new Command("evaluate")
-    .description("score a fine-tuned classifier on a labelled GLUE split; prints the metrics as JSON")
-    .requiredOption("--task <name>", `GLUE task: ${TASKS}`)
-    .requiredOption("--data-dir <dir>", "GLUE data root")
-    .requiredOption("--model <dir>", "a fine-tuned Hugging Face folder (ElectraForSequenceClassification)")
-    .option("--split <name>", "split to score (dev = dev_matched for MNLI; dev_mismatched too)", "dev")
+  const cmd = new Command("evaluate")
+    .description("score a fine-tuned model on a labelled split or file; prints the metrics as JSON")
+    .requiredOption("--task <name>", `the task: ${TASKS}`)
+    .requiredOption("--model <dir>", "a fine-tuned Hugging Face folder, or a finetune --out folder");
+  withDataOptions(cmd, "evaluate");
+  return cmd
+    .option("--split <name>", "with --data-dir: the split to score (dev = dev_matched for MNLI; dev_mismatched too) (default: dev, or the file given)")
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
     .option("--batch-size <n>", "evaluation batch size", int, 64)
-    .option("--max-seq-length <n>", "tokens per example after truncation", int, FINETUNE_MAX_SEQ_LENGTH)
+    .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", int)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
     .action(async (o: EvaluateCliOptions) => {
       const r = await runEvaluate(o);
@@ -181,7 +232,6 @@ export function evaluateCommand(): Command {
 }
 
 export interface PredictCliOptions extends EvaluateCliOptions {
-  split: string;
   out: string;
   decimals: number;
 }
@@ -189,21 +239,24 @@ export interface PredictCliOptions extends EvaluateCliOptions {
 export async function runPredict(o: PredictCliOptions): Promise<PredictResult> {
   checkInputs(o);
   if (o.threads) setThreads(o.threads);
-  return predict({ task: o.task, dataDir: o.dataDir, model: o.model, split: o.split, out: o.out, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength, decimals: o.decimals });
+  const split = o.split ?? o.testFile ?? o.validationFile;
+  if (!split) throw new Error("give --split dev|test (with --data-dir) or --test-file FILE");
+  return predict({ ...dataOptions(o), task: o.task, model: o.model, split, out: o.out, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength, decimals: o.decimals });
 }
 
 export function predictCommand(): Command {
-  return new Command("predict")
-    .description("write a fine-tuned classifier's predictions in the GLUE submission format (index<TAB>prediction)")
-    .requiredOption("--task <name>", `GLUE task: ${TASKS}; ax (the diagnostic set) takes an MNLI model`)
-    .requiredOption("--data-dir <dir>", "GLUE data root")
-    .requiredOption("--model <dir>", "a fine-tuned Hugging Face folder (ElectraForSequenceClassification)")
-    .requiredOption("--split <name>", "dev or test; MNLI: test_matched (MNLI-m) or test_mismatched (MNLI-mm), dev_matched, dev_mismatched")
-    .requiredOption("--out <file>", "output file; an existing folder (or a path ending in /) gets the GLUE file name (CoLA.tsv, MNLI-m.tsv, AX.tsv, ...)")
+  const cmd = new Command("predict")
+    .description("write a fine-tuned model's predictions: the GLUE submission format (index<TAB>prediction), CoNLL text (word gold predicted) for token tasks")
+    .requiredOption("--task <name>", `the task: ${TASKS}; ax (the diagnostic set) takes an MNLI model`)
+    .requiredOption("--model <dir>", "a fine-tuned Hugging Face folder, or a finetune --out folder");
+  withDataOptions(cmd, "predict");
+  return cmd
+    .option("--split <name>", "with --data-dir: dev or test; MNLI: test_matched (MNLI-m) or test_mismatched (MNLI-mm), dev_matched, dev_mismatched (default: the file given)")
+    .requiredOption("--out <file>", "output file; an existing folder (or a path ending in /) gets the task's file name (CoLA.tsv, MNLI-m.tsv, AX.tsv, valid_predictions.txt, ...)")
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
     .option("--batch-size <n>", "batch size", int, 64)
-    .option("--max-seq-length <n>", "tokens per example after truncation", int, FINETUNE_MAX_SEQ_LENGTH)
-    .option("--decimals <n>", "decimal places of STS-B scores", int, 3)
+    .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", int)
+    .option("--decimals <n>", "decimal places of regression scores", int, 3)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
     .action(async (o: PredictCliOptions) => {
       const r = await runPredict(o);
@@ -212,7 +265,31 @@ export function predictCommand(): Command {
     });
 }
 
-/** The three commands, for src/cli/main.ts. */
+/** `electra score`: the metrics of a predictions file, as the official scorer computes them. */
+export function runScore(o: { task: string; predictions: string }): Record<string, unknown> {
+  mustExist("--predictions", o.predictions, "file");
+  if (!["ner", "chunking", "token-classification"].includes(o.task)) {
+    throw new Error(`score --task ${o.task}: scoring a file is for token tasks (ner, chunking, token-classification); GLUE predictions are scored by \`electra evaluate\``);
+  }
+  const s = scoreConllText(readFileSync(o.predictions, "utf8"), o.predictions);
+  const { metrics } = conllMetrics(s);
+  return {
+    precision: metrics.precision, recall: metrics.recall, f1: metrics.f1, accuracy: metrics.accuracy, tokens: s.tokens, phrases: s.phrases,
+    found: s.found, correct: s.correct, per_type: s.per_type,
+  };
+}
+
+export function scoreCommand(): Command {
+  return new Command("score")
+    .description("score a predictions file with the official scorer's definition; prints one JSON object (token tasks: conlleval's precision, recall, F1, accuracy, per type, as fractions)")
+    .requiredOption("--task <name>", "ner, chunking or token-classification")
+    .requiredOption("--predictions <file>", "CoNLL text as conlleval reads it: `word ... gold predicted` per line (single spaces), a blank line between sentences; electra predict writes it")
+    .action((o: { task: string; predictions: string }) => {
+      console.log(JSON.stringify(runScore(o)));
+    });
+}
+
+/** The commands, for src/cli/main.ts. */
 export function finetuneCommands(): Command[] {
-  return [finetuneCommand(), evaluateCommand(), predictCommand()];
+  return [finetuneCommand(), evaluateCommand(), predictCommand(), scoreCommand()];
 }

@@ -132,7 +132,8 @@ export function exportTensors(store: ParamStore, prefix = ""): Map<string, Tenso
 
 export interface SaveOptions {
   prefix?: string;
-  architecture: "ElectraForPreTraining" | "ElectraForMaskedLM" | "ElectraForSequenceClassification";
+  /** the Hugging Face class name written into config.json (src/model/registry.ts) */
+  architecture: string;
   /** vocab.txt and/or tokenizer.json files to copy beside the weights (under those names: see tokenizerFileNames) */
   tokenizerFiles?: string[];
   metadata?: Record<string, string>;

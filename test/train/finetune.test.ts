@@ -12,10 +12,12 @@ import { parseConfig } from "../../src/model/config.js";
 import { createModel, type ElectraForSequenceClassification } from "../../src/model/electra.js";
 import { initParams } from "../../src/model/params.js";
 import { evaluateCommand, finetuneCommand, predictCommand, runEvaluate, runFinetune, runPredict } from "../../src/cli/finetune.js";
-import {
-  bucketedBatches, classifierConfig, defaultHyperparameters, featurize, Finetuner, layerLearningRate, loadClassifier, makeBatch, median,
-  officialLayerDepth, REGRESSION_SCALE,
-} from "../../src/train/finetune.js";
+import { bucketedBatches, padBatch } from "../../src/data/batching.js";
+import { GlueTaskOnSeam } from "../../src/tasks/glue.js";
+import { createTask } from "../../src/tasks/registry.js";
+import { layerLearningRate, median, officialLayerDepth } from "../../src/train/hyperparameters.js";
+import { loadTaskModel } from "../../src/train/model-folder.js";
+import { Trainer } from "../../src/train/trainer.js";
 import { sharedPath, skipUnless } from "../helpers/paths.js";
 
 const GLUE = sharedPath("data", "glue");
@@ -48,12 +50,15 @@ const baseOptions = {
   warmupProportion: 0.1, head: "hf" as const, biasCorrection: false, lr: 1e-3,
 };
 
+/** A GLUE task on the seam (the data folder is read only when a split is asked for). */
+const glue = (name: string) => createTask(name, { dataDir: GLUE }) as GlueTaskOnSeam;
+
 test("layer-wise learning rates follow the official _get_layer_lrs", () => {
   const L = 3;
   const cfg = parseConfig({ ...TINY, vocab_size: 100, num_hidden_layers: L, num_labels: 3 });
   const model = createModel("classifier", cfg) as ElectraForSequenceClassification;
   const decay = 0.8, lr = 1e-4;
-  const trainer = new Finetuner(model, { layerDecay: decay });
+  const trainer = new Trainer(model, glue("sst2"), { layerDecay: decay });
   const seg = trainer.opt.segments;
   const scaleAt = (offset: number) => {
     for (let i = 0; i < seg.length; i += 4) if (offset >= seg[i] && offset < seg[i] + seg[i + 1]) return seg[i + 2];
@@ -78,10 +83,10 @@ test("layer-wise learning rates follow the official _get_layer_lrs", () => {
   assert.ok(Math.abs(layerLearningRate(1e-4, 0.8, 12, 12) - 1e-4 * 0.64) < 1e-18);
   assert.ok(Math.abs(layerLearningRate(1e-4, 0.8, 0, 12) - 1e-4 * 0.8 ** 14) < 1e-18);
   // official defaults per size and task
-  assert.deepEqual(defaultHyperparameters(parseConfig({}), "sst2"), { lr: 1e-4, layerDecay: 0.8, epochs: 3 });
-  assert.deepEqual(defaultHyperparameters(parseConfig({}), "STS-B"), { lr: 1e-4, layerDecay: 0.8, epochs: 10 });
+  assert.deepEqual(glue("sst2").defaults(parseConfig({})), { lr: 1e-4, layerDecay: 0.8, epochs: 3, maxSeqLength: 128 });
+  assert.deepEqual(glue("STS-B").defaults(parseConfig({})), { lr: 1e-4, layerDecay: 0.8, epochs: 10, maxSeqLength: 128 });
   const large = parseConfig({ hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 });
-  assert.deepEqual(defaultHyperparameters(large, "rte"), { lr: 5e-5, layerDecay: 0.9, epochs: 10 });
+  assert.deepEqual(glue("rte").defaults(large), { lr: 5e-5, layerDecay: 0.9, epochs: 10, maxSeqLength: 128 });
 });
 
 test("length-bucketed batches: every example once, seeded, little padding", () => {
@@ -106,36 +111,36 @@ test("length-bucketed batches: every example once, seeded, little padding", () =
 test("features: [CLS] A [SEP] B [SEP], official truncation, dynamic padding", { skip: noData }, async () => {
   const t = tok();
   const ex = readGlueSplit(GLUE, "mrpc", "dev", { maxRows: 20 });
-  const f = await featurize(t, GLUE_TASKS.mrpc, ex, 24);
+  const f = await glue("mrpc").featurize(t, ex, 24);
   for (const x of f) {
-    assert.ok(x.inputIds.length <= 24);
-    assert.equal(x.inputIds[0], t.clsId);
-    assert.equal(x.inputIds[x.inputIds.length - 1], t.sepId);
-    assert.equal(x.tokenTypeIds[x.tokenTypeIds.length - 1], 1);
+    const r = x.rows[0];
+    assert.ok(r.ids.length <= 24);
+    assert.equal(r.ids[0], t.clsId);
+    assert.equal(r.ids[r.ids.length - 1], t.sepId);
+    assert.equal(r.types[r.types.length - 1], 1);
     assert.ok(x.label === 0 || x.label === 1);
   }
-  const fb = makeBatch(f, [0, 1, 2], t.padId);
-  assert.equal(fb.batch.T, Math.max(...[0, 1, 2].map((i) => f[i].inputIds.length)));
-  assert.equal(fb.tokens, [0, 1, 2].reduce((s, i) => s + f[i].inputIds.length, 0));
+  const fb = padBatch([0, 1, 2].map((i) => f[i].rows[0]), t.padId);
+  assert.equal(fb.batch.T, Math.max(...[0, 1, 2].map((i) => f[i].rows[0].ids.length)));
+  assert.equal(fb.tokens, [0, 1, 2].reduce((s, i) => s + f[i].rows[0].ids.length, 0));
   let ones = 0;
   for (const m of fb.batch.attentionMask) ones += m;
   assert.equal(ones, fb.tokens);
-  const single = await featurize(t, GLUE_TASKS.sst2, readGlueSplit(GLUE, "sst2", "dev", { maxRows: 5 }), 128);
-  for (const x of single) assert.ok(x.tokenTypeIds.every((v) => v === 0));
+  const single = await glue("sst2").featurize(t, readGlueSplit(GLUE, "sst2", "dev", { maxRows: 5 }), 128);
+  for (const x of single) assert.ok(x.rows[0].types.every((v) => v === 0));
 });
 
 test("loss falls on a repeated tiny batch (classification and regression, both heads)", { skip: noData }, async () => {
   for (const [taskName, head] of [["sst2", "hf"], ["stsb", "official"]] as const) {
-    const task = GLUE_TASKS[taskName];
-    const cfg = classifierConfig(parseConfig({ ...TINY, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }), task, head);
+    const task = glue(taskName);
+    const cfg = task.modelConfig(parseConfig({ ...TINY, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }), head);
     const model = createModel("classifier", cfg) as ElectraForSequenceClassification;
     initParams(model.store, 0.02, 3, new Map([["electra.embeddings.word_embeddings.weight", 0]]));
-    const ex = readGlueSplit(GLUE, task, "train", { maxRows: 8 });
-    const feats = await featurize(tok(), task, ex, 64);
-    const fb = makeBatch(feats, feats.map((_, i) => i));
-    const trainer = new Finetuner(model, { layerDecay: 1, seed: 1, regressionScale: task.isRegression ? REGRESSION_SCALE : 1 });
+    const ex = readGlueSplit(GLUE, taskName, "train", { maxRows: 8 });
+    const feats = await task.featurize(tok(), ex, 64);
+    const trainer = new Trainer(model, task, { layerDecay: 1, seed: 1 });
     const losses: number[] = [];
-    for (let i = 0; i < 60; i++) losses.push(trainer.trainStep(fb, 2e-3).loss);
+    for (let i = 0; i < 60; i++) losses.push(trainer.trainStep(feats, 2e-3).loss);
     assert.ok(losses[59] < 0.25 * losses[0], `${taskName}: loss ${losses[0].toFixed(4)} -> ${losses[59].toFixed(4)}`);
   }
 });
@@ -230,7 +235,7 @@ test("predict --split test writes a GLUE submission file for each present task, 
     assert.deepEqual(rows.slice(1).map((x) => x[0]), test.map((e) => e.id ?? String(e.index)));
   }
   // AX: the diagnostic set, predicted with a (here untrained) 3-class MNLI classifier
-  const cfg = classifierConfig(parseConfig(TINY), GLUE_TASKS.mnli, "hf");
+  const cfg = glue("mnli").modelConfig(parseConfig(TINY), "hf");
   const model = createModel("classifier", cfg) as ElectraForSequenceClassification;
   initParams(model.store, 0.02, 5);
   const mnliDir = join(tmp, "mnli-model");
@@ -247,10 +252,11 @@ test("predict --split test writes a GLUE submission file for each present task, 
   const labels = { "0": "LABEL_0", "1": "LABEL_1", "2": "LABEL_2" };
   saveHfFolder(renamedDir, model.store, { ...cfg, id2label: labels, label2id: { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 } },
     { architecture: "ElectraForSequenceClassification", tokenizerFiles: [VOCAB] });
-  const renamed = loadClassifier(renamedDir, "ax");
-  assert.deepEqual(renamed.classNames, ["contradiction", "entailment", "neutral"]);
+  const axTask = glue("ax");
+  const renamed = loadTaskModel(renamedDir, axTask);
+  assert.deepEqual(axTask.classNames, ["contradiction", "entailment", "neutral"]);
   assert.match(renamed.labelNote ?? "", /does not name MNLI's labels/);
-  assert.equal(loadClassifier(mnliDir, "mnli").labelNote, undefined);
+  assert.equal(loadTaskModel(mnliDir, glue("mnli")).labelNote, undefined);
   // a 2-class model cannot predict AX
   await assert.rejects(runPredict({ task: "ax", dataDir: GLUE, model: join(runs.get("sst2") ?? mnliDir, "model"), split: "test", out: ax, batchSize: 64, maxSeqLength: 64, decimals: 3 }),
     /needs 3 \(contradiction, entailment, neutral\)/);
@@ -267,7 +273,7 @@ test("fine-tuning starts from a Hugging Face discriminator folder: encoder loade
   const m = JSON.parse(readFileSync(join(out, "metrics.json"), "utf8"));
   assert.equal(m.init, "pretrained");
   assert.equal(m.hyperparameters.layer_decay, 0.8);
-  const lc = loadClassifier(join(out, "model"), "wnli");
+  const lc = loadTaskModel(join(out, "model"), glue("wnli"));
   for (const name of ["electra.embeddings.word_embeddings.weight", "electra.encoder.layer.1.output.dense.weight"]) {
     const a = disc.store.get(name), b = lc.model.store.get(name);
     let maxDiff = 0;
@@ -354,8 +360,9 @@ test("bad starting points and options give clear errors", { skip: noData }, asyn
 test("every flag is in --help with its default", () => {
   const help = finetuneCommand().helpInformation().replace(/\s+/g, " ");
   for (const flag of ["--task", "--data-dir", "--model", "--config", "--vocab", "--out", "--epochs", "--seed", "--seeds", "--lr", "--batch-size",
-    "--max-seq-length", "--layer-decay", "--head", "--max-train-examples", "--threads"]) assert.ok(help.includes(flag), flag);
-  for (const d of ["(default: 32)", "(default: 128)", "(default: 0.01)", "(default: 0.1)", 'default: "hf"', "(default: 1)"]) assert.ok(help.includes(d), d);
-  assert.ok(evaluateCommand().helpInformation().includes('(default: "dev")'));
+    "--max-seq-length", "--layer-decay", "--head", "--max-train-examples", "--threads", "--train-file", "--validation-file", "--validation-split",
+    "--text-column", "--text-pair-column", "--label-column", "--regression", "--tag-column"]) assert.ok(help.includes(flag), flag);
+  for (const d of ["(default: 32)", "(default: the task's, 128)", "(default: 0.01)", "(default: 0.1)", 'default: "hf"', "(default: 1)"]) assert.ok(help.includes(d), d);
+  assert.ok(evaluateCommand().helpInformation().replace(/\s+/g, " ").includes("(default: dev, or the file given)"));
   assert.ok(predictCommand().helpInformation().includes("--split"));
 });

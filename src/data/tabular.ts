@@ -1,0 +1,551 @@
+/**
+ * Sequence classification / regression rows from the user's own CSV, TSV or JSONL files.
+ *
+ * Formats (chosen by `opts.format`, else by the extension: `.csv` → csv, `.tsv`/`.tab` → tsv,
+ * `.jsonl`/`.json` → jsonl, any case):
+ *
+ *   - csv: RFC 4180 (comma separated; fields may be quoted with `"`, and a quoted field may
+ *     contain commas, newlines and doubled quotes `""`; a quote inside an unquoted field or text
+ *     after a closing quote is an error), parsed by csv-parse (`csv-parse/sync`). The first record
+ *     is the header.
+ *   - tsv: tab separated with a header, quotes are ordinary characters (as GLUE files and
+ *     Python's `csv.reader(..., quotechar=None)` treat them), so a field never spans lines.
+ *   - jsonl: one JSON object per line; the columns are the keys (in the order first seen); blank
+ *     lines are skipped.
+ *
+ * Common to all: UTF-8 (invalid UTF-8 is an error), an optional byte-order mark, LF or CRLF line
+ * endings (mixed too), empty lines skipped (csv/tsv: only truly empty lines; a line of spaces is
+ * a record), no newline needed at the end. Header names are trimmed of surrounding whitespace and
+ * must be distinct.
+ *
+ * Columns (a name given in `opts` or a default) are matched exactly, then case-insensitively
+ * (an ambiguous case-insensitive match is an error). Defaults:
+ *   - label: `label`, else `labels`, else none (rows without labels);
+ *   - text: `text`, else `sentence`, else `sentence1`, else the only "string column" left after
+ *     the label and pair columns: in jsonl a column whose values are all strings (or null); in
+ *     csv/tsv a column whose non-empty values are not all numbers (so an `id` column is passed
+ *     over). When none or several remain, the error lists the columns and asks for `textColumn`;
+ *   - pair: `text_pair`, else `sentence2`, else none.
+ * A named column that is absent throws an error listing the columns the file has.
+ *
+ * Values: texts are kept exactly as written (csv: after unquoting); labels are kept as strings,
+ * trimmed of surrounding whitespace (JSON numbers and booleans through `String()`; `1.0` stays
+ * `"1.0"`). An empty (or whitespace-only) label, a JSON `null` or a missing key means "no label".
+ *
+ * Errors are thrown as {@link TableFormatError}, one line, `file:line: message` with the path as
+ * passed in and the 1-based line where the offending row starts: an empty text or text pair, a
+ * missing label when `requireLabel`, a wrong field count, a quoting error, a JSON line that is not
+ * an object, a text that is not a string. An empty file or a header without rows names the file.
+ *
+ * This module depends on node built-ins and csv-parse only.
+ */
+import { readFileSync } from "node:fs";
+import { isUtf8 } from "node:buffer";
+import { extname } from "node:path";
+import { parse as parseCsv } from "csv-parse/sync";
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+export type TableFormat = "csv" | "tsv" | "jsonl";
+
+/** One example. */
+export interface TableRow {
+  textA: string;
+  textB?: string;
+  /** The label as written (trimmed); absent when the row has none. */
+  label?: string;
+  /** 1-based line in the file where the row starts. */
+  line: number;
+}
+
+export interface ReadTableOptions {
+  textColumn?: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+  /** Default: from the extension (`.csv`; `.tsv`, `.tab`; `.jsonl`, `.json`). */
+  format?: TableFormat;
+  /** Every row must have a label (and the file a label column). Default false. */
+  requireLabel?: boolean;
+}
+
+export interface Table {
+  rows: TableRow[];
+  /** The file's columns: the header (csv/tsv) or the keys seen (jsonl), in order. */
+  columns: string[];
+  file: string;
+  format: TableFormat;
+  /** The column names actually used, as the file spells them. */
+  textColumn: string;
+  textPairColumn?: string;
+  labelColumn?: string;
+}
+
+/** A malformed or unusable table file; `line` is 1-based, absent for whole-file errors. */
+export class TableFormatError extends Error {
+  readonly file: string;
+  readonly line: number | undefined;
+  constructor(file: string, line: number | undefined, message: string) {
+    super(line === undefined ? `${file}: ${message}` : `${file}:${line}: ${message}`);
+    this.name = "TableFormatError";
+    this.file = file;
+    this.line = line;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/** The format implied by a file name's extension, or undefined. */
+export function tableFormatOf(file: string): TableFormat | undefined {
+  switch (extname(file).toLowerCase()) {
+    case ".csv":
+      return "csv";
+    case ".tsv":
+    case ".tab":
+      return "tsv";
+    case ".jsonl":
+    case ".json":
+      return "jsonl";
+    default:
+      return undefined;
+  }
+}
+
+/** Offsets of every LF in `buf`, for turning byte offsets into line numbers. */
+function newlineOffsets(buf: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) out.push(i);
+  return out;
+}
+
+/** 1-based line of byte `offset`, given the LF offsets. */
+function lineAt(nl: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = nl.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (nl[mid]! < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo + 1;
+}
+
+/** Moves past empty lines (LF or CRLF) starting at `offset`: where the next record starts. */
+function skipEmptyLines(buf: Buffer, offset: number): number {
+  let o = offset;
+  for (;;) {
+    if (buf[o] === 0x0a) o += 1;
+    else if (buf[o] === 0x0d && buf[o + 1] === 0x0a) o += 2;
+    else return o;
+  }
+}
+
+function readBuffer(file: string): Buffer {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new TableFormatError(file, undefined, `cannot read file (${(e as Error).message})`);
+  }
+  if (!isUtf8(buf)) {
+    const nl = newlineOffsets(buf);
+    let start = 0;
+    for (let i = 0; i <= nl.length; i++) {
+      const end = i < nl.length ? nl[i]! : buf.length;
+      if (!isUtf8(buf.subarray(start, end))) throw new TableFormatError(file, i + 1, "invalid UTF-8");
+      start = end + 1;
+    }
+    throw new TableFormatError(file, undefined, "invalid UTF-8");
+  }
+  return buf;
+}
+
+/** A raw record before column resolution: the value per column, and its start line. */
+interface RawRecord {
+  values: Map<string, unknown>;
+  line: number;
+}
+
+interface RawTable {
+  columns: string[];
+  records: RawRecord[];
+}
+
+function hasBom(buf: Buffer): boolean {
+  return buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+}
+
+interface CsvRecordInfo {
+  record: string[];
+  info: { bytes: number };
+}
+
+function readDelimited(file: string, buf: Buffer, format: "csv" | "tsv"): RawTable {
+  const nl = newlineOffsets(buf);
+  let parsed: CsvRecordInfo[];
+  let lastEnd = 0; // byte offset just past the last record parsed without error
+  try {
+    parsed = parseCsv(buf, {
+      bom: true,
+      delimiter: format === "csv" ? "," : "\t",
+      quote: format === "csv" ? '"' : false,
+      record_delimiter: ["\r\n", "\n"],
+      skip_empty_lines: true,
+      relax_column_count: false,
+      info: true,
+      on_record: (record, context) => {
+        lastEnd = context.bytes;
+        return record;
+      },
+    }) as unknown as CsvRecordInfo[];
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (typeof err.code !== "string" || (!err.code.startsWith("CSV_") && err.code !== "INVALID_OPENING_QUOTE")) throw e;
+    // The failing record starts after the last good one and any empty lines (csv-parse's own
+    // line count is where it stopped reading, and counts CRLF inside quotes twice).
+    const start = lastEnd === 0 && hasBom(buf) ? 3 : lastEnd;
+    const line = lineAt(nl, skipEmptyLines(buf, start));
+    let msg: string;
+    const m = /expect (\d+), got (\d+)/.exec(err.message);
+    if (err.code === "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH" && m) {
+      msg = `expected ${m[1]} fields (as in the header), found ${m[2]}`;
+    } else if (err.code === "CSV_QUOTE_NOT_CLOSED") {
+      msg = "a quoted field opened in this row is never closed";
+    } else {
+      // csv-parse's own wording, without its line count (which points at the row's last line).
+      msg = err.message.replace(/\s+(at|on) line \d+/g, "").replace(/[\r\n]+/g, " ");
+    }
+    throw new TableFormatError(file, line, msg);
+  }
+  if (parsed.length === 0) throw new TableFormatError(file, undefined, "empty file");
+  const headerLine = lineAt(nl, skipEmptyLines(buf, hasBom(buf) ? 3 : 0));
+  const columns = parsed[0]!.record.map((c) => c.trim());
+  checkDistinct(file, headerLine, columns);
+  if (parsed.length === 1) throw new TableFormatError(file, undefined, "no data rows (header only)");
+  const records: RawRecord[] = [];
+  for (let r = 1; r < parsed.length; r++) {
+    const start = skipEmptyLines(buf, parsed[r - 1]!.info.bytes);
+    const values = new Map<string, unknown>();
+    const rec = parsed[r]!.record;
+    for (let c = 0; c < columns.length; c++) values.set(columns[c]!, rec[c]);
+    records.push({ values, line: lineAt(nl, start) });
+  }
+  return { columns, records };
+}
+
+function checkDistinct(file: string, line: number, columns: readonly string[]): void {
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (seen.has(c)) throw new TableFormatError(file, line, `duplicate column name ${JSON.stringify(c)} in the header`);
+    seen.add(c);
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function readJsonl(file: string, buf: Buffer): RawTable {
+  let text = buf.toString("utf8");
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lines = text.split("\n");
+  const columns: string[] = [];
+  const known = new Set<string>();
+  const records: RawRecord[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    if (raw.trim() === "") continue;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(raw);
+    } catch (e) {
+      throw new TableFormatError(
+        file,
+        i + 1,
+        `not valid JSON (expected one JSON object per line): ${(e as Error).message.split("\n")[0]}`,
+      );
+    }
+    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
+      throw new TableFormatError(file, i + 1, `expected a JSON object, found ${describe(obj)}`);
+    }
+    const values = new Map<string, unknown>();
+    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+      if (!known.has(k)) {
+        known.add(k);
+        columns.push(k);
+      }
+      values.set(k, v);
+    }
+    records.push({ values, line: i + 1 });
+  }
+  if (records.length === 0) throw new TableFormatError(file, undefined, "empty file (no JSON objects)");
+  return { columns, records };
+}
+
+/** Resolves a column name: exact match, else a unique case-insensitive match, else undefined. */
+function findColumn(file: string, columns: readonly string[], name: string): string | undefined {
+  if (columns.includes(name)) return name;
+  const lower = name.toLowerCase();
+  const hits = columns.filter((c) => c.toLowerCase() === lower);
+  if (hits.length > 1) {
+    throw new TableFormatError(
+      file,
+      undefined,
+      `column ${JSON.stringify(name)} is ambiguous: ${hits.map((h) => JSON.stringify(h)).join(", ")} differ only in case`,
+    );
+  }
+  return hits[0];
+}
+
+function listColumns(columns: readonly string[]): string {
+  return columns.length === 0 ? "(none)" : columns.map((c) => JSON.stringify(c)).join(", ");
+}
+
+function requireColumn(file: string, columns: readonly string[], name: string, role: string): string {
+  const c = findColumn(file, columns, name);
+  if (c === undefined) {
+    throw new TableFormatError(
+      file,
+      undefined,
+      `${role} column ${JSON.stringify(name)} not found; the file has columns ${listColumns(columns)}`,
+    );
+  }
+  return c;
+}
+
+function firstPresent(file: string, columns: readonly string[], names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const c = findColumn(file, columns, n);
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}
+
+const NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function isNumberString(s: string): boolean {
+  const t = s.trim();
+  return NUMBER_RE.test(t) && Number.isFinite(Number(t));
+}
+
+/** Whether a column can hold the text, for the "only string column" default. */
+function isStringColumn(raw: RawTable, column: string, format: TableFormat): boolean {
+  let anyValue = false;
+  let allNumeric = true;
+  for (const r of raw.records) {
+    const v = r.values.get(column);
+    if (v === undefined || v === null) continue;
+    if (format === "jsonl") {
+      if (typeof v !== "string") return false;
+      anyValue = true;
+    } else {
+      const s = v as string;
+      if (s.trim() === "") continue;
+      anyValue = true;
+      if (!isNumberString(s)) allNumeric = false;
+    }
+  }
+  return format === "jsonl" ? anyValue : anyValue && !allNumeric;
+}
+
+function textValue(file: string, rec: RawRecord, column: string, role: string): string {
+  const v = rec.values.get(column);
+  if (v === undefined || v === null) throw new TableFormatError(file, rec.line, `missing ${role} (column ${JSON.stringify(column)})`);
+  if (typeof v !== "string") {
+    throw new TableFormatError(file, rec.line, `${role} (column ${JSON.stringify(column)}) must be a string, found ${describe(v)}`);
+  }
+  if (v.trim() === "") throw new TableFormatError(file, rec.line, `empty ${role} (column ${JSON.stringify(column)})`);
+  return v;
+}
+
+function labelValue(file: string, rec: RawRecord, column: string): string | undefined {
+  const v = rec.values.get(column);
+  if (v === undefined || v === null) return undefined;
+  let s: string;
+  if (typeof v === "string") s = v;
+  else if (typeof v === "number" || typeof v === "boolean") s = String(v);
+  else {
+    throw new TableFormatError(
+      file,
+      rec.line,
+      `label (column ${JSON.stringify(column)}) must be a string, number or boolean, found ${describe(v)}`,
+    );
+  }
+  s = s.trim();
+  return s === "" ? undefined : s;
+}
+
+/** Reads a CSV, TSV or JSONL file of examples (see the module comment). */
+export function readTable(file: string, opts: ReadTableOptions = {}): Table {
+  const format = opts.format ?? tableFormatOf(file);
+  if (format === undefined) {
+    throw new TableFormatError(
+      file,
+      undefined,
+      `cannot tell the format from the extension ${JSON.stringify(extname(file))}: use .csv, .tsv, .tab, .jsonl or .json, or pass format`,
+    );
+  }
+  const buf = readBuffer(file);
+  if (buf.length === 0) throw new TableFormatError(file, undefined, "empty file");
+  const raw = format === "jsonl" ? readJsonl(file, buf) : readDelimited(file, buf, format);
+  const { columns } = raw;
+
+  const labelColumn =
+    opts.labelColumn !== undefined
+      ? requireColumn(file, columns, opts.labelColumn, "label")
+      : firstPresent(file, columns, ["label", "labels"]);
+  if (opts.requireLabel && labelColumn === undefined) {
+    throw new TableFormatError(
+      file,
+      undefined,
+      `no label column ("label" or "labels"; pass labelColumn); the file has columns ${listColumns(columns)}`,
+    );
+  }
+  const textPairColumn =
+    opts.textPairColumn !== undefined
+      ? requireColumn(file, columns, opts.textPairColumn, "text pair")
+      : firstPresent(file, columns, ["text_pair", "sentence2"]);
+  let textColumn: string;
+  if (opts.textColumn !== undefined) {
+    textColumn = requireColumn(file, columns, opts.textColumn, "text");
+  } else {
+    const named = firstPresent(file, columns, ["text", "sentence", "sentence1"]);
+    if (named !== undefined) {
+      textColumn = named;
+    } else {
+      const candidates = columns.filter(
+        (c) => c !== labelColumn && c !== textPairColumn && isStringColumn(raw, c, format),
+      );
+      if (candidates.length !== 1) {
+        throw new TableFormatError(
+          file,
+          undefined,
+          `cannot choose the text column (no "text", "sentence" or "sentence1"; ` +
+            `${candidates.length === 0 ? "no" : candidates.length} text-like columns besides the label): ` +
+            `pass textColumn; the file has columns ${listColumns(columns)}`,
+        );
+      }
+      textColumn = candidates[0]!;
+    }
+  }
+  for (const [role, c] of [["text pair", textPairColumn], ["label", labelColumn]] as const) {
+    if (c !== undefined && c === textColumn) {
+      throw new TableFormatError(file, undefined, `the ${role} column ${JSON.stringify(c)} is also the text column`);
+    }
+  }
+  if (labelColumn !== undefined && labelColumn === textPairColumn) {
+    throw new TableFormatError(file, undefined, `the label column ${JSON.stringify(labelColumn)} is also the text pair column`);
+  }
+
+  const rows: TableRow[] = [];
+  for (const rec of raw.records) {
+    const row: TableRow = { textA: textValue(file, rec, textColumn, "text"), line: rec.line };
+    if (textPairColumn !== undefined) row.textB = textValue(file, rec, textPairColumn, "text pair");
+    if (labelColumn !== undefined) {
+      const label = labelValue(file, rec, labelColumn);
+      if (label !== undefined) row.label = label;
+    }
+    if (opts.requireLabel && row.label === undefined) {
+      throw new TableFormatError(file, rec.line, `missing label (column ${JSON.stringify(labelColumn)})`);
+    }
+    rows.push(row);
+  }
+  const out: Table = { rows, columns, file, format, textColumn };
+  if (textPairColumn !== undefined) out.textPairColumn = textPairColumn;
+  if (labelColumn !== undefined) out.labelColumn = labelColumn;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Labels and splits
+// ---------------------------------------------------------------------------------------------
+
+const INTEGER_RE = /^[+-]?\d+$/;
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The distinct labels (rows without a label are ignored), in a deterministic order: numeric
+ * order when every label is an integer (`"2" < "10"`; ties such as `"1"`/`"01"` by string),
+ * else code-unit string order.
+ */
+export function labelsOf(rows: readonly { label?: string }[]): string[] {
+  const set = new Set<string>();
+  for (const r of rows) if (r.label !== undefined) set.add(r.label);
+  const labels = [...set];
+  if (labels.length > 0 && labels.every((l) => INTEGER_RE.test(l))) {
+    return labels.sort((a, b) => {
+      const d = Number(a) - Number(b);
+      return d !== 0 ? d : byCodeUnit(a, b);
+    });
+  }
+  return labels.sort(byCodeUnit);
+}
+
+/**
+ * True when at least one row has a label and every label is a finite decimal number
+ * (`3`, `-0.5`, `4.2e1`; not `nan`, `inf`, `0x10`): a regression target. Unlabelled rows are
+ * ignored.
+ */
+export function isNumericColumn(rows: readonly { label?: string }[]): boolean {
+  let any = false;
+  for (const r of rows) {
+    if (r.label === undefined) continue;
+    if (!isNumberString(r.label)) return false;
+    any = true;
+  }
+  return any;
+}
+
+/** mulberry32: a small, fast, seeded 32-bit PRNG; returns floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Splits rows into train and validation, deterministically for a given `seed` (an integer; taken
+ * modulo 2^32): a mulberry32 Fisher–Yates shuffle picks `round(n * fraction)` rows (at least 1,
+ * at most n - 1) for validation. Both sides keep the rows' original order. Throws unless
+ * 0 < fraction < 1 and there are at least 2 rows.
+ */
+export function splitValidation<T>(
+  rows: readonly T[],
+  fraction: number,
+  seed: number,
+): { train: T[]; validation: T[] } {
+  if (!(fraction > 0 && fraction < 1)) {
+    throw new Error(`splitValidation: fraction must be strictly between 0 and 1, got ${fraction}`);
+  }
+  if (!Number.isInteger(seed)) throw new Error(`splitValidation: seed must be an integer, got ${seed}`);
+  const n = rows.length;
+  if (n < 2) throw new Error(`splitValidation: need at least 2 rows to split, got ${n}`);
+  const k = Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
+  const rand = mulberry32(seed);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = idx[i]!;
+    idx[i] = idx[j]!;
+    idx[j] = t;
+  }
+  const inValidation = new Uint8Array(n);
+  for (let i = 0; i < k; i++) inValidation[idx[i]!] = 1;
+  const train: T[] = [];
+  const validation: T[] = [];
+  for (let i = 0; i < n; i++) (inValidation[i] ? validation : train).push(rows[i]!);
+  return { train, validation };
+}

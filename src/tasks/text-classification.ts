@@ -1,0 +1,186 @@
+/**
+ * Sequence classification and regression on the user's own files (`--task text-classification`):
+ * `--train-file`, `--validation-file` (or `--validation-split 0.1` of the training file), `--test-file`, each a CSV
+ * (RFC 4180, header), TSV (header) or JSONL file read by src/data/tabular.ts, with `--text-column`,
+ * `--text-pair-column`, `--label-column`. Labels are strings as written (`pos`, `neg`, `3`) and become the model's
+ * id2label; with `--regression` a numeric label column is a regression target. Metrics: accuracy (main) and macro
+ * F1; regression: Pearson (main), Spearman and mean squared error. Predictions: a TSV `index<TAB>prediction`
+ * (index = the row's position in its file).
+ */
+import { existsSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { predictionRows, writePredictions } from "../data/glue.js";
+import { isNumericColumn, labelsOf, readTable, splitValidation, type Table, type TableRow } from "../data/tabular.js";
+import type { WordPieceTokenizer } from "../data/tokenizer.js";
+import { accuracy, pearson, spearman } from "../metrics/glue-metrics.js";
+import type { ClassifierHead, ElectraConfig } from "../model/config.js";
+import type { Batch, RunContext } from "../model/encoder.js";
+import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "../train/hyperparameters.js";
+import {
+  classifierConfig, classNamesOf, decodeSentences, featurizeSentences, sentenceLabelId, sentenceLayout, sentenceLoss,
+  type SentenceFeature, type SentenceLabels, type SentencePrediction,
+} from "./sequence-classification.js";
+import { capSplit, type DataOptions, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+
+/** Macro-averaged F1 over the gold and predicted classes (sklearn's f1_score(average="macro")). */
+export function macroF1(preds: readonly string[], gold: readonly string[]): number {
+  const classes = [...new Set([...gold, ...preds])];
+  let sum = 0;
+  for (const c of classes) {
+    let tp = 0, fp = 0, fn = 0;
+    for (let i = 0; i < gold.length; i++) {
+      if (preds[i] === c && gold[i] === c) tp++;
+      else if (preds[i] === c) fp++;
+      else if (gold[i] === c) fn++;
+    }
+    sum += tp === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn);
+  }
+  return classes.length ? sum / classes.length : 0;
+}
+
+export class TextClassificationTask implements Task<TableRow, SentenceFeature, SentencePrediction> {
+  readonly name = "text-classification";
+  readonly displayName: string;
+  readonly architecture = "ElectraForSequenceClassification";
+  readonly predictionExtension = ".tsv";
+  readonly mainMetric: string;
+  private l: SentenceLabels | null = null;
+  private train: Split<TableRow> | null = null;
+  private dev: Split<TableRow> | null = null;
+
+  constructor(private readonly data: DataOptions) {
+    if (data.dataDir) throw new Error("text-classification reads files: give --train-file (and --validation-file or --validation-split), not --data-dir");
+    this.mainMetric = data.regression ? "pearson" : "accuracy";
+    this.displayName = data.trainFile ? basename(data.trainFile) : "text-classification";
+  }
+
+  private read(file: string, requireLabel: boolean): Table {
+    return readTable(file, { textColumn: this.data.textColumn, textPairColumn: this.data.textPairColumn, labelColumn: this.data.labelColumn, requireLabel });
+  }
+
+  /** Reads the training file (and the validation file or split) once; the label set comes from the training rows. */
+  private load(): void {
+    if (this.train) return;
+    if (!this.data.trainFile) throw new Error("text-classification needs --train-file FILE (CSV, TSV or JSONL)");
+    const t = this.read(this.data.trainFile, true);
+    let trainRows = t.rows, devRows: TableRow[];
+    let devName: string;
+    if (this.data.validationFile) {
+      devRows = this.read(this.data.validationFile, true).rows;
+      devName = this.data.validationFile;
+    } else if (this.data.validationSplit !== undefined) {
+      const s = splitValidation(t.rows, this.data.validationSplit, this.data.splitSeed ?? 0);
+      trainRows = s.train;
+      devRows = s.validation;
+      devName = `${this.data.trainFile} (validation split ${this.data.validationSplit})`;
+    } else {
+      throw new Error("give --validation-file FILE, or --validation-split 0.1 to hold out part of the training file");
+    }
+    if (this.data.regression && !isNumericColumn(t.rows)) {
+      const bad = t.rows.find((r) => !Number.isFinite(Number(r.label)));
+      throw new Error(`${this.data.trainFile}:${bad?.line}: --regression needs numeric labels, found ${JSON.stringify(bad?.label)}`);
+    }
+    const labels = this.data.regression ? [] : labelsOf(t.rows);
+    if (!this.data.regression && labels.length < 2) throw new Error(`${this.data.trainFile}: the label column ${t.labelColumn} has ${labels.length} distinct value(s); a classifier needs at least 2`);
+    this.l = { labels, regression: !!this.data.regression, regressionScale: 1 };
+    this.train = capSplit({ name: this.data.trainFile, suffix: "", examples: trainRows, labelled: true }, this.data.maxTrainExamples);
+    this.dev = capSplit({ name: devName, suffix: "", examples: devRows, labelled: true }, this.data.maxEvalExamples);
+  }
+
+  private labels(): SentenceLabels {
+    if (!this.l) this.load();
+    return this.l!;
+  }
+
+  trainSplit(): Split<TableRow> {
+    this.load();
+    return this.train!;
+  }
+
+  devSplits(): Split<TableRow>[] {
+    this.load();
+    return [this.dev!];
+  }
+
+  split(name: string): Split<TableRow> {
+    const file = name === "dev" || name === "validation" ? this.data.validationFile : name === "test" ? this.data.testFile : name;
+    if (!file) throw new Error(`no ${name} file: give --${name === "test" ? "test" : "validation"}-file FILE`);
+    const t = this.read(file, false);
+    const examples = capSplit({ name: file, suffix: "", examples: t.rows, labelled: false }, this.data.maxEvalExamples).examples;
+    return { name: file, suffix: "", examples, labelled: examples.length > 0 && examples.every((r) => r.label !== undefined) };
+  }
+
+  modelConfig(base: ElectraConfig, head?: string): ElectraConfig {
+    return classifierConfig(base, this.labels(), (head ?? "hf") as ClassifierHead);
+  }
+
+  useModel(cfg: ElectraConfig, dir: string): string | undefined {
+    if (this.data.regression || cfg.num_labels === 1) {
+      this.l = { labels: [], regression: true, regressionScale: 1 };
+      if (cfg.num_labels !== 1) throw new Error(`${dir} has ${cfg.num_labels} outputs; a regression needs 1`);
+      return undefined;
+    }
+    const names = Array.from({ length: cfg.num_labels }, (_, i) => cfg.id2label?.[String(i)] ?? `LABEL_${i}`);
+    this.l = { labels: names, regression: false, regressionScale: 1 };
+    return classNamesOf(cfg, this.l, dir, this.displayName).note;
+  }
+
+  defaults(cfg: ElectraConfig): TaskDefaults {
+    return { ...officialLrAndDecay(cfg), epochs: 3, maxSeqLength: FINETUNE_MAX_SEQ_LENGTH };
+  }
+
+  featurize(tokenizer: WordPieceTokenizer, examples: readonly TableRow[], maxSeqLength: number): Promise<SentenceFeature[]> {
+    const l = this.labels();
+    return featurizeSentences(tokenizer, examples, maxSeqLength, (e) => {
+      const r = e as TableRow;
+      // unlabelled rows (prediction), and labels the model does not know (scored as wrong), get no class id
+      if (r.label === undefined || (!l.regression && !l.labels.includes(r.label))) return NaN;
+      return sentenceLabelId(l, r.label, `line ${r.line}`);
+    });
+  }
+
+  outputLayout(cfg: ElectraConfig) {
+    return sentenceLayout(cfg);
+  }
+
+  loss(ctx: RunContext, logits: Float32Array, features: readonly SentenceFeature[], batch: Batch) {
+    return sentenceLoss(ctx, logits, features, batch, this.labels());
+  }
+
+  decode(outputs: readonly Float32Array[]): SentencePrediction[] {
+    return decodeSentences(outputs, this.labels());
+  }
+
+  score(examples: readonly TableRow[], predictions: readonly SentencePrediction[]): Scores {
+    const unlabelled = examples.findIndex((e) => e.label === undefined);
+    if (unlabelled >= 0) throw new Error(`line ${examples[unlabelled].line} has no label: nothing to score against`);
+    if (this.labels().regression) {
+      const p = predictions.map(Number), y = examples.map((e) => Number(e.label));
+      let mse = 0;
+      for (let i = 0; i < p.length; i++) mse += (p[i] - y[i]) ** 2 / p.length;
+      const metrics = { pearson: pearson(p, y), spearman: spearman(p, y), mse };
+      return { metrics, main: metrics.pearson };
+    }
+    const p = predictions.map(String), y = examples.map((e) => String(e.label));
+    const metrics = { accuracy: accuracy(p, y), macro_f1: macroF1(p, y) };
+    return { metrics, main: metrics.accuracy };
+  }
+
+  predictionFileName(split: string): string {
+    return `${basename(split).replace(/\.[^.]*$/, "")}_predictions.tsv`;
+  }
+
+  writePredictions(out: string, split: Split<TableRow>, predictions: readonly SentencePrediction[], decimals = 3): string {
+    let file = out;
+    if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, this.predictionFileName(split.name));
+    writePredictions(file, predictionRows(split.examples.map((e, i) => ({ guid: String(i), index: i, textA: e.textA })), predictions as (string | number)[]), { decimals });
+    return file;
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      train_file: this.data.trainFile, validation_file: this.data.validationFile, validation_split: this.data.validationSplit,
+      regression: !!this.data.regression, labels: this.l?.labels, max_train_examples: this.data.maxTrainExamples, max_eval_examples: this.data.maxEvalExamples,
+    };
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Where fine-tuning starts and what it leaves: a Hugging Face folder (a pretrained discriminator, a bare
+ * ElectraModel, any fine-tuned head: its head is dropped) or random weights (a preset or config.json and a
+ * vocabulary); the fine-tuned model saved as a Hugging Face folder of the task's architecture; and a fine-tuned
+ * folder loaded back for evaluate / predict. `--model` may also name a `finetune --out` folder (its model/).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Rng } from "../core/rng.js";
+import { WordPieceTokenizer } from "../data/tokenizer.js";
+import { loadIntoStore, readHfFolder, saveHfFolder, tokenizerFilesIn, type HfFolder } from "../io/hf-folder.js";
+import type { TensorData } from "../io/tensor-data.js";
+import { parseConfig, type ElectraConfig } from "../model/config.js";
+import type { ElectraModel } from "../model/head.js";
+import type { ParamStore } from "../model/params.js";
+import { ALL_HEAD_PREFIXES, createModel, findArchitecture, getArchitecture } from "../model/registry.js";
+import type { Task } from "../tasks/task.js";
+import { PRESETS } from "./pretrain.js";
+
+export interface StartingPoint {
+  config: ElectraConfig;
+  tokenizer: WordPieceTokenizer;
+  /** files copied into the saved model folder */
+  tokenizerFiles: string[];
+  /** the encoder's checkpoint tensors (every head dropped), or null for random weights */
+  tensors: Map<string, TensorData> | null;
+  source: string;
+}
+
+/** A model folder, or a `finetune --out` folder holding one in model/. */
+export function modelDir(dir: string): string {
+  if (!existsSync(join(dir, "config.json")) && existsSync(join(dir, "model", "config.json"))) return join(dir, "model");
+  return dir;
+}
+
+/**
+ * The tokenizer of a model, checked against its config: a vocabulary of another size than the model's vocab_size
+ * is an error (a 128-entry vocab.txt beside vocab_size 30522 would run, silently wrong).
+ */
+export function tokenizerFor(config: ElectraConfig, file: string | null, dir: string): WordPieceTokenizer {
+  if (!file) throw new Error(`${dir} has no vocab.txt or tokenizer.json: pass --vocab FILE`);
+  const tokenizer = WordPieceTokenizer.load(file);
+  if (tokenizer.vocabSize !== config.vocab_size) {
+    throw new Error(`the vocabulary ${file} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocab_size}: ` +
+      "they must be the same vocabulary (pass the model's own vocab.txt / tokenizer.json with --vocab)");
+  }
+  return tokenizer;
+}
+
+/** A Hugging Face folder as the starting point: its encoder, whatever head it has. */
+export function pretrainedStart(dir: string, vocab?: string): StartingPoint {
+  const folder: HfFolder = readHfFolder(modelDir(dir));
+  const tokenizer = tokenizerFor(folder.config, vocab ?? folder.tokenizerFile, dir);
+  const tensors = new Map([...folder.tensors].filter(([k]) => !ALL_HEAD_PREFIXES.some((p) => k.startsWith(p))));
+  const tokenizerFiles = vocab ? [resolve(vocab)] : tokenizerFilesIn(folder.dir);
+  return { config: folder.config, tokenizer, tokenizerFiles, tensors, source: folder.weightsFile };
+}
+
+/** Random weights (the baseline): a preset name (tiny, small, small++, base, large) or a config.json, and a vocabulary. */
+export function randomStart(config: string, vocab: string): StartingPoint {
+  const tokenizer = WordPieceTokenizer.load(vocab);
+  let raw: Record<string, unknown>;
+  const preset = PRESETS[config];
+  if (preset) raw = { ...preset.model };
+  else {
+    if (!existsSync(config)) throw new Error(`--config ${config} is neither a preset (${Object.keys(PRESETS).join(", ")}) nor a file`);
+    try {
+      raw = JSON.parse(readFileSync(config, "utf8"));
+    } catch (e) {
+      throw new Error(`${config} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const cfg = parseConfig({ ...raw, vocab_size: tokenizer.vocabSize }, config);
+  return { config: cfg, tokenizer, tokenizerFiles: [resolve(vocab)], tensors: null, source: `random weights (${config})` };
+}
+
+/** A task head as transformers' _init_weights leaves it: weights ~ N(0, initializer_range), biases 0. */
+export function initHead(store: ParamStore, prefixes: readonly string[], initializerRange: number, seed: number): void {
+  const rng = new Rng(seed);
+  for (const s of store.own()) {
+    if (!prefixes.some((p) => s.name.startsWith(p))) continue;
+    const v = store.get(s.name);
+    if (s.name.endsWith("bias")) v.fill(0);
+    else for (let i = 0; i < v.length; i++) v[i] = rng.normal() * initializerRange;
+  }
+}
+
+/** Builds the task's model and loads the starting point's encoder into it (the head stays to be initialized). */
+export function modelForStart(start: StartingPoint, cfg: ElectraConfig, architecture: string): ElectraModel {
+  const model = createModel(architecture, cfg);
+  if (start.tensors) {
+    loadIntoStore(model.store, start.tensors, { allowMissing: getArchitecture(architecture).headPrefixes, source: start.source });
+  }
+  return model;
+}
+
+/** Saves a fine-tuned model as a Hugging Face folder of its architecture, through the task's beforeSave. */
+export function saveTaskModel(dir: string, model: ElectraModel, task: Task, tokenizerFiles: string[]): void {
+  const undo = task.beforeSave?.(model.store, model.cfg) ?? (() => {});
+  try {
+    saveHfFolder(dir, model.store, model.cfg, { architecture: model.architecture, tokenizerFiles });
+  } finally {
+    undo();
+  }
+}
+
+export interface LoadedTaskModel {
+  model: ElectraModel;
+  config: ElectraConfig;
+  tokenizer: WordPieceTokenizer;
+  dir: string;
+  /** set when the model's labels were mapped to the task's by position */
+  labelNote?: string;
+}
+
+/** Loads a fine-tuned folder for a task: its architecture must be the task's; the task takes its labels. */
+export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTaskModel {
+  const d = modelDir(dir);
+  const folder = readHfFolder(d);
+  const arch = findArchitecture(folder.config.architectures);
+  if (!arch || arch.name !== task.architecture) {
+    const has = folder.config.architectures?.join(", ") ?? "no architectures";
+    throw new Error(`${d} holds ${has}; ${task.displayName} needs a fine-tuned ${task.architecture}: fine-tune one with \`electra finetune --task ${task.name}\``);
+  }
+  const config: ElectraConfig = { ...folder.config };
+  if (arch.name === "ElectraForSequenceClassification" && !config.classifier_head) {
+    config.classifier_head = folder.tensors.has("classifier.dense.weight") ? "hf" : "official";
+  }
+  const labelNote = task.useModel(config, d);
+  const model = createModel(arch.name, config);
+  loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
+  const tokenizer = tokenizerFor(config, vocab ?? folder.tokenizerFile, d);
+  return { model, config, tokenizer, dir: d, labelNote };
+}
