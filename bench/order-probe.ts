@@ -25,7 +25,7 @@ import { RunContext } from "../src/model/electra.js";
 import { SPECIAL_TOKENS } from "../src/data/tokenizer.js";
 import * as ops from "../src/core/ops.js";
 import { Rng } from "../src/core/rng.js";
-import { pack } from "../src/infer/electra.js";
+import { padBatch as pack } from "../src/data/batching.js";
 import { probeSetup, rocAuc, rowCosine, rowNorm } from "./rows.js";
 
 const MASK_FRACTION = 0.15;

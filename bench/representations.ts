@@ -12,7 +12,7 @@
  */
 import { RunContext } from "../src/model/electra.js";
 import { Rng } from "../src/core/rng.js";
-import { pack } from "../src/infer/electra.js";
+import { padBatch as pack } from "../src/data/batching.js";
 import { probeSetup, rowCosine } from "./rows.js";
 
 async function main(): Promise<void> {

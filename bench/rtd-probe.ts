@@ -17,7 +17,7 @@
 import { RunContext } from "../src/model/electra.js";
 import { SPECIAL_TOKENS } from "../src/data/tokenizer.js";
 import { Rng } from "../src/core/rng.js";
-import { pack } from "../src/infer/electra.js";
+import { padBatch as pack } from "../src/data/batching.js";
 import { probeSetup, rocAuc } from "./rows.js";
 
 const REPLACE = 0.15;

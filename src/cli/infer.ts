@@ -1,7 +1,8 @@
-/** `electra classify | detect | fill-mask | embed`: inference on a Hugging Face folder (src/infer/electra.ts). */
+/** `electra classify | ner | detect | fill-mask | embed`: inference on a Hugging Face folder (src/infer/electra.ts). */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
+import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "../infer/token-aggregation.js";
 import { int, mustExist, num, THREADS_HELP } from "./args.js";
 
 interface Common {
@@ -53,6 +54,19 @@ export function inferCommands(): Command[] {
       const res = await m.classify(inputs);
       res.forEach((r, i) => console.log(o.format === "tsv" ? `${text(inputs[i])}\t${r.label}\t${r.score.toFixed(6)}` : JSON.stringify({ text: inputs[i], ...r })));
     });
+  const ner = common(new Command("ner").description("named entities (any token classifier): entity_group, score, word, start, end (character offsets)"))
+    .argument("[texts...]", "texts to tag")
+    .addOption(new Option("--aggregation <strategy>", "how sub-tokens become entities, as transformers' pipeline (none: every token)").choices([...AGGREGATION_STRATEGIES]).default("simple"))
+    .action(async (args: string[], o: Common & { aggregation: AggregationStrategy }) => {
+      const inputs = readInputs(args, { ...o, pairs: false }) as string[];
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const res = await m.ner(inputs, { aggregation: o.aggregation });
+      res.forEach((ents, i) => {
+        if (o.format === "tsv") {
+          for (const e of ents) console.log(`${i}\t${"entity_group" in e ? e.entity_group : e.entity}\t${e.score.toFixed(6)}\t${e.start}\t${e.end}\t${e.word}`);
+        } else console.log(JSON.stringify({ text: inputs[i], entities: ents }));
+      });
+    });
   const detect = common(new Command("detect").description("replaced-token detection: which tokens the discriminator thinks were replaced"))
     .argument("[texts...]", "texts to check")
     .option("--threshold <p>", "P(replaced) above which a token is flagged", num, 0.5)
@@ -86,12 +100,12 @@ export function inferCommands(): Command[] {
       const res = await m.embed(inputs, o.pooling);
       res.forEach((v, i) => console.log(o.format === "tsv" ? Array.from(v, (x) => x.toPrecision(6)).join("\t") : JSON.stringify({ text: inputs[i], embedding: Array.from(v) })));
     });
-  return [classify, detect, fill, embed];
+  return [classify, ner, detect, fill, embed];
 }
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("serve a model over HTTP: POST /classify, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
+    .description("serve a model over HTTP: POST /classify, /ner, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
     .requiredOption("--model <dir>", "a Hugging Face ELECTRA folder")
     .option("--port <n>", "TCP port (0: any free port)", int, 8080)
     .option("--host <addr>", "address to listen on", "127.0.0.1")

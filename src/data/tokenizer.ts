@@ -220,6 +220,20 @@ export class WordPieceTokenizer {
     return path.endsWith(".json") ? WordPieceTokenizer.fromTokenizerJson(path) : WordPieceTokenizer.fromVocabFile(path, opts);
   }
 
+  /**
+   * The tokenizer of a model, checked against its vocab_size: a vocabulary of another size is an error (a
+   * 128-entry vocab.txt beside vocab_size 30522 would run, silently wrong).
+   */
+  static forModel(file: string | null, vocabSize: number, dir: string): WordPieceTokenizer {
+    if (!file) throw new Error(`${dir} has no vocab.txt or tokenizer.json: pass --vocab FILE`);
+    const tokenizer = WordPieceTokenizer.load(file);
+    if (tokenizer.vocabSize !== vocabSize) {
+      throw new Error(`the vocabulary ${file} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${vocabSize}: ` +
+        "they must be the same vocabulary (pass the model's own vocab.txt / tokenizer.json with --vocab)");
+    }
+    return tokenizer;
+  }
+
   /** Token ids of `text`, without special tokens. */
   async encode(text: string): Promise<Int32Array> {
     const e = await this.tok.encode(text, null, { addSpecialTokens: false });
@@ -233,6 +247,16 @@ export class WordPieceTokenizer {
     const out = new Array<Int32Array>(encs.length);
     for (let i = 0; i < encs.length; i++) out[i] = Int32Array.from(encs[i].getIds());
     return out;
+  }
+
+  /**
+   * Token ids, vocabulary strings and character offsets [start, end) of each text, without special tokens. Offsets
+   * are Unicode code-point indices (what the tokenizers package gives, as Python's str indices).
+   */
+  async encodeWithOffsets(texts: string[]): Promise<{ ids: Int32Array; tokens: string[]; offsets: [number, number][] }[]> {
+    if (texts.length === 0) return [];
+    const encs = await this.tok.encodeBatch(texts, { addSpecialTokens: false });
+    return encs.map((e) => ({ ids: Int32Array.from(e.getIds()), tokens: e.getTokens(), offsets: e.getOffsets() as [number, number][] }));
   }
 
   /** Tokens (strings) of `text`, without special tokens. */

@@ -3,18 +3,27 @@
  *
  *   const m = await Electra.load("path/to/model");        // config.json + weights + vocab.txt / tokenizer.json
  *   await m.classify(["a great film", "a dull film"]);    // ElectraForSequenceClassification folders
+ *   await m.ner(["Angela Merkel visited Paris."]);       // ElectraForTokenClassification: entities, offsets
  *   await m.detect(["the quick brown fox fake over the lazy dog"]);  // discriminators: replaced tokens
  *   await m.fillMask(["the quick brown [MASK] jumps"]);   // generators: top-k for each [MASK]
  *   await m.embed(["a sentence"]);                        // any folder: mean-pooled last hidden state
  *
+ * The head comes from config.json's `architectures` through the model registry (src/model/registry.ts); a folder
+ * without one, or with ["ElectraModel"], is a bare encoder (embed). `--model` may be a `finetune --out` folder.
  * Inputs are batched (dynamic padding to the longest in each batch) and run with dropout off.
  */
 import { existsSync } from "node:fs";
 import { setThreads } from "../core/native.js";
+import { padBatch, type Sequence } from "../data/batching.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { loadIntoStore, readHfFolder } from "../io/hf-folder.js";
+import { loadIntoStore, modelDir, readHfFolder } from "../io/hf-folder.js";
 import type { ElectraConfig } from "../model/config.js";
-import { createModel, RunContext, type Batch, type ElectraModel, type ModelKind } from "../model/electra.js";
+import { RunContext, type Batch } from "../model/encoder.js";
+import type { ElectraModel, ModelKind } from "../model/head.js";
+import { ALL_HEAD_PREFIXES, ARCHITECTURES, createModel, findArchitecture, getArchitecture } from "../model/registry.js";
+import {
+  aggregateTokens, parseAggregationStrategy, type AggregationStrategy, type GroupedEntity, type TokenEntity, type TokenInput,
+} from "./token-aggregation.js";
 
 export type TextInput = string | readonly [string, string];
 
@@ -39,6 +48,16 @@ export interface MaskCandidate {
   probability: number;
 }
 
+/** An entity (or, with aggregation "none", a token) found by `ner`: offsets are UTF-16 indices into the input. */
+export type Entity = GroupedEntity | TokenEntity;
+
+export interface NerOptions {
+  /** transformers' aggregation strategies (default "simple"; transformers' pipeline defaults to "none") */
+  aggregation?: AggregationStrategy;
+  /** labels left out (default ["O"]) */
+  ignoreLabels?: string[];
+}
+
 export interface LoadOptions {
   /** force a model kind instead of reading config.json's architectures */
   kind?: ModelKind;
@@ -48,12 +67,6 @@ export interface LoadOptions {
   /** longest input in tokens (default: max_position_embeddings, at most 512) */
   maxLength?: number;
 }
-
-const ARCH_KIND: Record<string, ModelKind> = {
-  ElectraForSequenceClassification: "classifier",
-  ElectraForPreTraining: "discriminator",
-  ElectraForMaskedLM: "generator",
-};
 
 function sigmoid(z: number): number {
   return 1 / (1 + Math.exp(-z));
@@ -72,6 +85,8 @@ function softmax(row: ArrayLike<number>): Float64Array {
 export class Electra {
   readonly batchSize: number;
   readonly maxLength: number;
+  /** one run context for every forward pass: its arena is reset, not reallocated, per batch */
+  private readonly ctx = new RunContext({ train: false });
 
   private constructor(readonly dir: string, readonly kind: ModelKind, readonly config: ElectraConfig, readonly model: ElectraModel,
     readonly tokenizer: WordPieceTokenizer, opts: LoadOptions) {
@@ -79,23 +94,32 @@ export class Electra {
     this.maxLength = Math.min(opts.maxLength ?? config.max_position_embeddings, config.max_position_embeddings);
   }
 
-  /** Loads a Hugging Face folder; the model kind comes from config.json's architectures unless given. */
+  /**
+   * Loads a Hugging Face folder (or a `finetune --out` folder); the head comes from config.json's architectures
+   * unless `kind` is given. No architectures, or ["ElectraModel"]: the bare encoder (any head's weights ignored).
+   */
   static async load(dir: string, opts: LoadOptions = {}): Promise<Electra> {
     if (opts.threads) setThreads(opts.threads);
-    const folder = readHfFolder(dir);
-    const arch = Array.isArray(folder.rawConfig.architectures) ? String(folder.rawConfig.architectures[0]) : "";
-    const kind = opts.kind ?? ARCH_KIND[arch];
-    if (!kind) {
-      throw new Error(`${dir}: config.json's architectures (${JSON.stringify(folder.rawConfig.architectures ?? null)}) name no ELECTRA head; pass kind ("classifier", "discriminator" or "generator")`);
+    const d = modelDir(dir);
+    const folder = readHfFolder(d);
+    const named = folder.rawConfig.architectures;
+    let arch = opts.kind ? getArchitecture(opts.kind) : findArchitecture(named);
+    if (!arch) {
+      if (named !== undefined && !(Array.isArray(named) && named.length === 0)) {
+        throw new Error(`${d}: config.json's architectures (${JSON.stringify(named)}) name no ELECTRA head (known: ${ARCHITECTURES.map((a) => a.name).join(", ")}); pass kind`);
+      }
+      arch = getArchitecture("ElectraModel");
     }
-    if (!folder.tokenizerFile || !existsSync(folder.tokenizerFile)) throw new Error(`${dir} has neither vocab.txt nor tokenizer.json`);
-    const tokenizer = WordPieceTokenizer.load(folder.tokenizerFile);
-    if (tokenizer.vocabSize > folder.config.vocab_size) {
-      throw new Error(`${folder.tokenizerFile} has ${tokenizer.vocabSize} tokens but the model only ${folder.config.vocab_size}`);
+    if (!folder.tokenizerFile || !existsSync(folder.tokenizerFile)) throw new Error(`${d} has neither vocab.txt nor tokenizer.json`);
+    const tokenizer = WordPieceTokenizer.forModel(folder.tokenizerFile, folder.config.vocab_size, d);
+    const config: ElectraConfig = { ...folder.config };
+    if (arch.name === "ElectraForSequenceClassification" && !config.classifier_head) {
+      config.classifier_head = folder.tensors.has("classifier.dense.weight") ? "hf" : "official";
     }
-    const model = createModel(kind, folder.config);
-    loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
-    return new Electra(dir, kind, folder.config, model, tokenizer, opts);
+    const model = createModel(arch.name, config);
+    // a bare encoder takes the encoder of any folder; a head must find its own weights
+    loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
+    return new Electra(d, arch.kind, config, model, tokenizer, opts);
   }
 
   private need(kind: ModelKind, what: string): void {
@@ -107,12 +131,14 @@ export class Electra {
     for (let start = 0; start < inputs.length; start += this.batchSize) {
       const chunk = inputs.slice(start, start + this.batchSize);
       const enc = await this.tokenizer.encodePairBatch(chunk.map((x) => (typeof x === "string" ? [x, null] as const : [x[0], x[1]] as const)), this.maxLength);
-      yield { ...pack(enc.map((e) => ({ ids: e.inputIds.subarray(0, e.length), types: e.tokenTypeIds.subarray(0, e.length) }))), start };
+      yield { ...padBatch(enc.map((e) => ({ ids: e.inputIds.subarray(0, e.length), types: e.tokenTypeIds.subarray(0, e.length) })), this.tokenizer.padId), start };
     }
   }
 
+  /** One forward pass; its outputs live in the shared arena until the next call, so callers copy what they keep. */
   private forward(batch: Batch, rows: Int32Array | null = null) {
-    return this.model.forward(new RunContext({ train: false }), batch, rows);
+    this.ctx.arena.reset();
+    return this.model.forward(this.ctx, batch, rows);
   }
 
   /** Labels and scores of a sequence classifier (texts or sentence pairs). */
@@ -178,7 +204,7 @@ export class Electra {
         ids.push(tk.sepId);
         seqs.push({ ids: Int32Array.from(ids), types: new Int32Array(ids.length) });
       }
-      const { batch } = pack(seqs);
+      const { batch } = padBatch(seqs, tk.padId);
       const rows: number[] = [];
       for (let i = 0; i < batch.B * batch.T; i++) if (batch.inputIds[i] === tk.maskId && batch.attentionMask[i]) rows.push(i);
       const perText: MaskCandidate[][][] = chunk.map(() => []);
@@ -194,6 +220,54 @@ export class Electra {
       out.push(...perText);
     }
     return out;
+  }
+
+  /**
+   * Named entities (any token classifier): each text is tokenized with character offsets, cut into windows of
+   * maxLength - 2 tokens when longer, run through the model, and post-processed as transformers'
+   * TokenClassificationPipeline does (src/infer/token-aggregation.ts). `start` / `end` index the input string
+   * (UTF-16, so `text.slice(start, end)` is the entity's text); `word` is the decoded tokens, as transformers.
+   */
+  async ner(texts: readonly string[], opts: NerOptions = {}): Promise<Entity[][]> {
+    this.need("token-classifier", "ner");
+    const aggregation = parseAggregationStrategy(opts.aggregation ?? "simple");
+    const tk = this.tokenizer, L = this.config.num_labels;
+    const id2label = Array.from({ length: L }, (_, i) => this.config.id2label?.[String(i)] ?? `LABEL_${i}`);
+    const W = this.maxLength - 2;
+    if (W < 1) throw new Error(`maxLength ${this.maxLength} leaves no room for tokens`);
+    const enc = await tk.encodeWithOffsets([...texts]);
+    // windows: [text index, first token, end token)
+    const windows: [number, number, number][] = [];
+    enc.forEach((e, i) => {
+      if (e.ids.length === 0) windows.push([i, 0, 0]);
+      for (let s = 0; s < e.ids.length; s += W) windows.push([i, s, Math.min(e.ids.length, s + W)]);
+    });
+    const perText: Entity[][] = texts.map(() => []);
+    for (let w0 = 0; w0 < windows.length; w0 += this.batchSize) {
+      const part = windows.slice(w0, w0 + this.batchSize);
+      const seqs: Sequence[] = part.map(([i, s, e]) => {
+        const ids = new Int32Array(e - s + 2);
+        ids[0] = tk.clsId;
+        ids.set(enc[i].ids.subarray(s, e), 1);
+        ids[ids.length - 1] = tk.sepId;
+        return { ids, types: new Int32Array(ids.length) };
+      });
+      const { batch } = padBatch(seqs, tk.padId);
+      const { logits } = this.forward(batch);
+      part.forEach(([i, s, e], b) => {
+        const n = e - s + 2;
+        const tokens: TokenInput[] = [{ token: "[CLS]", id: tk.clsId, offsets: null, special: true }];
+        for (let t = s; t < e; t++) tokens.push({ token: enc[i].tokens[t], id: enc[i].ids[t], offsets: enc[i].offsets[t], special: false });
+        tokens.push({ token: "[SEP]", id: tk.sepId, offsets: null, special: true });
+        const rows = logits.slice(b * batch.T * L, (b * batch.T + n) * L);
+        const found = aggregateTokens(texts[i], tokens, rows, id2label, { aggregation, ignoreLabels: opts.ignoreLabels, unkTokenId: tk.unkId });
+        for (const x of found) {
+          if ("index" in x) x.index += s; // the token's position in the whole text's input ([CLS] = 0)
+          perText[i].push(toUtf16(texts[i], x));
+        }
+      });
+    }
+    return perText;
   }
 
   /** Sentence vectors: the last hidden state mean-pooled over real tokens ("mean"), or the [CLS] state ("cls"). */
@@ -217,14 +291,10 @@ export class Electra {
   }
 }
 
-/** Pads sequences to the longest into one batch. */
-export function pack(seqs: { ids: Int32Array; types: Int32Array }[]): { batch: Batch; lengths: number[] } {
-  const B = seqs.length, T = Math.max(1, ...seqs.map((s) => s.ids.length));
-  const inputIds = new Int32Array(B * T), tokenTypeIds = new Int32Array(B * T), attentionMask = new Int32Array(B * T);
-  seqs.forEach((s, b) => {
-    inputIds.set(s.ids, b * T);
-    tokenTypeIds.set(s.types, b * T);
-    attentionMask.fill(1, b * T, b * T + s.ids.length);
-  });
-  return { batch: { B, T, inputIds, tokenTypeIds, attentionMask }, lengths: seqs.map((s) => s.ids.length) };
+/** Code-point offsets (the tokenizers package's) as UTF-16 indices into `text`. */
+function toUtf16<E extends { start: number | null; end: number | null }>(text: string, e: E): E {
+  if (!/[\uD800-\uDFFF]/.test(text)) return e; // no surrogate pairs: the same numbers
+  const cps = Array.from(text);
+  const at = (cp: number | null) => (cp === null ? null : cps.slice(0, cp).join("").length);
+  return { ...e, start: at(e.start), end: at(e.end) };
 }

@@ -3,17 +3,19 @@
  *
  *   GET  /health                      {"status":"ok","kind":...,"model":...}
  *   POST /classify   {"inputs": ["text" | ["a","b"], ...]}                 -> {"results": [Classification...]}
+ *   POST /ner        {"inputs": ["text", ...], "aggregation"?: "simple"}   -> {"results": [[Entity...]...]}
  *   POST /detect     {"inputs": [...], "threshold"?: 0.5}                  -> {"results": [[DetectedToken...]...]}
  *   POST /fill-mask  {"inputs": ["... [MASK] ..."], "top_k"?: 5}            -> {"results": [[[MaskCandidate...]...]...]}
  *   POST /embed      {"inputs": [...], "pooling"?: "mean" | "cls"}         -> {"results": [[number...]...]}
  *
- * Dynamic batching: inputs of concurrent requests to the same route (and options) wait up to maxWaitMs in a
+ * The routes are the pipelines of src/infer/pipelines.ts. Dynamic batching: inputs of concurrent requests to the same route (and options) wait up to maxWaitMs in a
  * queue and run as one batch of at most maxBatch inputs; each request gets its own slice back. The model runs
  * one batch at a time. Bad input is a 4xx with {"error": "..."}; shutdown stops accepting, finishes what was
  * queued, then closes.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Electra, TextInput } from "./electra.js";
+import { findPipeline, PIPELINES, PipelineInputError, type Pipeline } from "./pipelines.js";
 
 export interface ServeOptions {
   port: number;
@@ -36,8 +38,6 @@ class HttpError extends Error {
   }
 }
 
-type Route = "classify" | "detect" | "fill-mask" | "embed";
-const ROUTE_KIND: Record<Route, string | null> = { classify: "classifier", detect: "discriminator", "fill-mask": "generator", embed: null };
 
 interface Pending {
   inputs: TextInput[];
@@ -46,7 +46,7 @@ interface Pending {
 }
 
 interface Queue {
-  route: Route;
+  route: Pipeline;
   option: string | number;
   items: Pending[];
   count: number;
@@ -97,15 +97,19 @@ export class ElectraServer {
       if (req.method === "GET" && url.pathname === "/health") {
         return send(res, 200, { status: this.closing ? "closing" : "ok", kind: this.model.kind, model: this.model.dir });
       }
-      const route = url.pathname.slice(1) as Route;
-      if (!(route in ROUTE_KIND)) throw new HttpError(404, `no route ${url.pathname}; routes: /health, /classify, /detect, /fill-mask, /embed`);
+      const route = findPipeline(url.pathname.slice(1));
+      if (!route) throw new HttpError(404, `no route ${url.pathname}; routes: /health, ${PIPELINES.map((p) => `/${p.name}`).join(", ")}`);
       if (req.method !== "POST") throw new HttpError(405, `${url.pathname} takes POST with a JSON body`);
-      const need = ROUTE_KIND[route];
-      if (need && need !== this.model.kind) throw new HttpError(400, `/${route} needs a ${need} model; this server holds a ${this.model.kind}`);
+      if (route.kind && route.kind !== this.model.kind) throw new HttpError(400, `/${route.name} needs a ${route.kind} model; this server holds a ${this.model.kind}`);
       if (this.closing) throw new HttpError(503, "the server is shutting down");
       const body = await readJson(req, this.opts.maxBodyBytes);
       const inputs = this.checkInputs(body, route);
-      const option = routeOption(route, body);
+      let option: string | number;
+      try {
+        option = route.option(body);
+      } catch (e) {
+        throw e instanceof PipelineInputError ? new HttpError(400, e.message) : e;
+      }
       const results = await this.enqueue(route, option, inputs);
       send(res, 200, { results });
     } catch (e) {
@@ -115,23 +119,23 @@ export class ElectraServer {
     }
   }
 
-  private checkInputs(body: Record<string, unknown>, route: Route): TextInput[] {
+  private checkInputs(body: Record<string, unknown>, route: Pipeline): TextInput[] {
     const inputs = body.inputs;
-    if (!Array.isArray(inputs) || inputs.length === 0) throw new HttpError(400, `"inputs" must be a non-empty array of texts${route === "fill-mask" ? "" : " or [text, text] pairs"}`);
+    if (!Array.isArray(inputs) || inputs.length === 0) throw new HttpError(400, `"inputs" must be a non-empty array of texts${route.pairs ? " or [text, text] pairs" : ""}`);
     if (inputs.length > this.opts.maxInputs) throw new HttpError(413, `${inputs.length} inputs in one request; the limit is ${this.opts.maxInputs}`);
     return inputs.map((x, i) => {
-      const ok = typeof x === "string" || (route !== "fill-mask" && Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === "string"));
-      if (!ok) throw new HttpError(400, `inputs[${i}] must be a string${route === "fill-mask" ? "" : " or a [string, string] pair"}`);
+      const ok = typeof x === "string" || (route.pairs && Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === "string"));
+      if (!ok) throw new HttpError(400, `inputs[${i}] must be a string${route.pairs ? " or a [string, string] pair" : ""}`);
       const len = typeof x === "string" ? x.length : x[0].length + x[1].length;
       if (len > this.opts.maxInputChars) throw new HttpError(413, `inputs[${i}] has ${len} characters; the limit is ${this.opts.maxInputChars}`);
-      if (route === "fill-mask" && !(x as string).includes("[MASK]")) throw new HttpError(400, `inputs[${i}] has no [MASK]`);
+      if (route.marker && !(x as string).includes(route.marker)) throw new HttpError(400, `inputs[${i}] has no ${route.marker}`);
       return x as TextInput;
     });
   }
 
-  private enqueue(route: Route, option: string | number, inputs: TextInput[]): Promise<unknown[]> {
+  private enqueue(route: Pipeline, option: string | number, inputs: TextInput[]): Promise<unknown[]> {
     return new Promise((resolve, reject) => {
-      const key = `${route}\u0000${option}`;
+      const key = `${route.name}\u0000${option}`;
       let q = this.queues.get(key);
       if (!q) {
         q = { route, option, items: [], count: 0, timer: null };
@@ -159,7 +163,7 @@ export class ElectraServer {
         const all = items.flatMap((p) => p.inputs);
         const results: unknown[] = [];
         for (let s = 0; s < all.length; s += this.opts.maxBatch) {
-          results.push(...(await this.run(q.route, q.option, all.slice(s, s + this.opts.maxBatch))));
+          results.push(...(await q.route.run(this.model, all.slice(s, s + this.opts.maxBatch), q.option)));
           this.stats.batches++;
         }
         this.stats.inputs += all.length;
@@ -175,35 +179,6 @@ export class ElectraServer {
       }
     });
   }
-
-  private async run(route: Route, option: string | number, inputs: TextInput[]): Promise<unknown[]> {
-    switch (route) {
-      case "classify":
-        return this.model.classify(inputs);
-      case "detect":
-        return this.model.detect(inputs, option as number);
-      case "fill-mask":
-        return this.model.fillMask(inputs as string[], option as number);
-      case "embed":
-        return (await this.model.embed(inputs, option as "mean" | "cls")).map((v) => Array.from(v));
-    }
-  }
-}
-
-function routeOption(route: Route, body: Record<string, unknown>): string | number {
-  const num = (k: string, dflt: number, lo: number, hi: number, int: boolean) => {
-    const v = body[k] ?? dflt;
-    if (typeof v !== "number" || !(v >= lo && v <= hi) || (int && !Number.isInteger(v))) throw new HttpError(400, `"${k}" must be ${int ? "an integer" : "a number"} in [${lo}, ${hi}]`);
-    return v;
-  };
-  if (route === "detect") return num("threshold", 0.5, 0, 1, false);
-  if (route === "fill-mask") return num("top_k", 5, 1, 100, true);
-  if (route === "embed") {
-    const p = body.pooling ?? "mean";
-    if (p !== "mean" && p !== "cls") throw new HttpError(400, `"pooling" must be "mean" or "cls"`);
-    return p;
-  }
-  return 0;
 }
 
 function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {

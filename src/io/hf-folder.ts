@@ -25,6 +25,12 @@ export interface HfFolder {
   tokenizerFile: string | null;
 }
 
+/** A model folder, or a `finetune --out` folder holding one in model/. */
+export function modelDir(dir: string): string {
+  if (!existsSync(join(dir, "config.json")) && existsSync(join(dir, "model", "config.json"))) return join(dir, "model");
+  return dir;
+}
+
 export function readHfFolder(dir: string): HfFolder {
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const cfgPath = join(dir, "config.json");

@@ -5,10 +5,10 @@
  * folder loaded back for evaluate / predict. `--model` may also name a `finetune --out` folder (its model/).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { Rng } from "../core/rng.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { loadIntoStore, readHfFolder, saveHfFolder, tokenizerFilesIn, type HfFolder } from "../io/hf-folder.js";
+import { loadIntoStore, modelDir, readHfFolder, saveHfFolder, tokenizerFilesIn, type HfFolder } from "../io/hf-folder.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ElectraModel } from "../model/head.js";
@@ -27,30 +27,10 @@ export interface StartingPoint {
   source: string;
 }
 
-/** A model folder, or a `finetune --out` folder holding one in model/. */
-export function modelDir(dir: string): string {
-  if (!existsSync(join(dir, "config.json")) && existsSync(join(dir, "model", "config.json"))) return join(dir, "model");
-  return dir;
-}
-
-/**
- * The tokenizer of a model, checked against its config: a vocabulary of another size than the model's vocab_size
- * is an error (a 128-entry vocab.txt beside vocab_size 30522 would run, silently wrong).
- */
-export function tokenizerFor(config: ElectraConfig, file: string | null, dir: string): WordPieceTokenizer {
-  if (!file) throw new Error(`${dir} has no vocab.txt or tokenizer.json: pass --vocab FILE`);
-  const tokenizer = WordPieceTokenizer.load(file);
-  if (tokenizer.vocabSize !== config.vocab_size) {
-    throw new Error(`the vocabulary ${file} has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocab_size}: ` +
-      "they must be the same vocabulary (pass the model's own vocab.txt / tokenizer.json with --vocab)");
-  }
-  return tokenizer;
-}
-
 /** A Hugging Face folder as the starting point: its encoder, whatever head it has. */
 export function pretrainedStart(dir: string, vocab?: string): StartingPoint {
   const folder: HfFolder = readHfFolder(modelDir(dir));
-  const tokenizer = tokenizerFor(folder.config, vocab ?? folder.tokenizerFile, dir);
+  const tokenizer = WordPieceTokenizer.forModel(vocab ?? folder.tokenizerFile, folder.config.vocab_size, dir);
   const tensors = new Map([...folder.tensors].filter(([k]) => !ALL_HEAD_PREFIXES.some((p) => k.startsWith(p))));
   const tokenizerFiles = vocab ? [resolve(vocab)] : tokenizerFilesIn(folder.dir);
   return { config: folder.config, tokenizer, tokenizerFiles, tensors, source: folder.weightsFile };
@@ -129,6 +109,6 @@ export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTa
   const labelNote = task.useModel(config, d);
   const model = createModel(arch.name, config);
   loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
-  const tokenizer = tokenizerFor(config, vocab ?? folder.tokenizerFile, d);
+  const tokenizer = WordPieceTokenizer.forModel(vocab ?? folder.tokenizerFile, config.vocab_size, d);
   return { model, config, tokenizer, dir: d, labelNote };
 }
