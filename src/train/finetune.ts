@@ -162,7 +162,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const epochs = o.epochs ?? defaults.epochs;
   const batchSize = o.batchSize ?? FINETUNE_BATCH_SIZE;
   const evalBatchSize = o.evalBatchSize ?? 64;
-  const maxSeqLength = o.maxSeqLength ?? defaults.maxSeqLength;
+  // the task's default, or the model's longest input when that is shorter; a length given explicitly is checked
+  const maxSeqLength = o.maxSeqLength ?? Math.min(defaults.maxSeqLength, cfg.max_position_embeddings);
   const weightDecay = o.weightDecay ?? FINETUNE_WEIGHT_DECAY;
   const warmupProportion = o.warmupProportion ?? FINETUNE_WARMUP_PROPORTION;
   const seeds = o.seeds && o.seeds.length ? o.seeds : [1];
@@ -336,7 +337,7 @@ export interface EvaluateResult {
 async function runModel(o: EvaluateOptions & { split: string }) {
   const task = createTask(o.task, { ...o, maxEvalExamples: o.maxExamples ?? o.maxEvalExamples }) as Task<unknown>;
   const lm = loadTaskModel(o.model, task, o.vocab);
-  const maxSeqLength = o.maxSeqLength ?? task.defaults(lm.config).maxSeqLength;
+  const maxSeqLength = o.maxSeqLength ?? Math.min(task.defaults(lm.config).maxSeqLength, lm.config.max_position_embeddings);
   check(maxSeqLength <= lm.config.max_position_embeddings, `--max-seq-length ${maxSeqLength} exceeds the model's max_position_embeddings ${lm.config.max_position_embeddings}`);
   const split = task.split(o.split);
   const s = await featurized(task, lm.tokenizer, split, maxSeqLength);
