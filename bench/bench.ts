@@ -2,13 +2,15 @@
  * Times ELECTRA-Small workloads, the same ones ../shared/reference/electra_ref.py times in PyTorch:
  *   infer     sequence-classification forward (no dropout, no tape kept beyond the arena)
  *   finetune  forward + cross-entropy + backward + clipping (1.0) + AdamW, dropout on
+ *   finetune-token  the same step for ElectraForTokenClassification (9 tags at every position, as CoNLL-2003 NER);
+ *             the reference has no token workload: --compare times its `finetune`, the figure issue 16 compares to
  *   pretrain  generator (1/4 width) on the masked input + Gumbel sampling + discriminator + both backward
  *             passes + clipping + AdamW, embeddings shared
  * and prints one JSON line (tokens_per_second, seconds_per_step = the median of --steps timed steps after
  * 2 warm-up steps, peak RSS). With --compare, runs the PyTorch reference right after, in the same process
  * tree and on the same threads, and adds its figures and the ratio.
  *
- *   npm run bench -- --what infer|finetune|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--compare]
+ *   npm run bench -- --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--compare]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -42,7 +44,7 @@ const { values: args } = parseArgs({
 });
 const what = args.what!;
 const B = Number(args.batch), T = Number(args.seq), threads = Number(args.threads), steps = Number(args.steps);
-if (!["infer", "finetune", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune or pretrain, got ${what}`);
+if (!["infer", "finetune", "finetune-token", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune, finetune-token or pretrain, got ${what}`);
 setThreads(threads);
 
 const rng = new Rng(0);
@@ -55,6 +57,24 @@ const batch: Batch = {
 };
 
 function makeStep(): () => void {
+  if (what === "finetune-token") {
+    const L = 9;
+    const model = createModel("ElectraForTokenClassification", parseConfig({ ...SMALL, num_labels: L }));
+    initParams(model.store, 0.02, 1);
+    const ctx = new RunContext({ train: true, seed: 1 });
+    // as real data: [CLS], [SEP] and continuation pieces carry no label (-100)
+    const labels = Int32Array.from({ length: N }, (_, i) => (i % T === 0 || i % T === T - 1 || rng.uniform() < 0.3 ? -100 : rng.randint(0, L - 1)));
+    const opt = new AdamW(model.store, { weightDecay: 0.01, biasCorrection: true });
+    return () => {
+      ctx.arena.reset();
+      model.store.zeroGrad();
+      const out = model.forward(ctx, batch);
+      const loss = crossEntropyLoss(ctx, out.logits, labels, N, L);
+      model.backward(ctx, out, loss.dlogits);
+      clipGradNorm(model.store.grad, 1.0);
+      opt.update(1e-4);
+    };
+  }
   if (what === "infer" || what === "finetune") {
     const cfg = parseConfig({ ...SMALL, num_labels: 2 });
     const model = createModel("classifier", cfg) as ElectraForSequenceClassification;
@@ -117,7 +137,8 @@ if (args.compare) {
   if (!existsSync(ref)) {
     result.reference = `skipped: ${ref} is absent`;
   } else {
-    const r = spawnSync("/usr/bin/python3", [ref, "bench", "--what", what, "--batch", String(B), "--seq", String(T), "--threads", String(threads), "--steps", String(steps)],
+    const refWhat = what === "finetune-token" ? "finetune" : what;
+    const r = spawnSync("/usr/bin/python3", [ref, "bench", "--what", refWhat, "--batch", String(B), "--seq", String(T), "--threads", String(threads), "--steps", String(steps)],
       { encoding: "utf8" });
     const line = r.stdout.trim().split("\n").pop() ?? "";
     try {

@@ -95,7 +95,8 @@ export function progressReporter(task: string, quiet: boolean): (e: FinetuneEven
         }
         break;
       case "eval": {
-        const m = Object.entries(e.record.dev).filter(([k]) => k !== "main").map(([k, v]) => `${k} ${fmt(v)}`).join("  ");
+        // the overall metrics (token tasks list per-type ones after them: metrics.json has those)
+        const m = Object.entries(e.record.dev).filter(([k]) => k !== "main").slice(0, 4).map(([k, v]) => `${k} ${fmt(v)}`).join("  ");
         dev = fmt(e.record.dev.main);
         if (bar) bar.update(e.record.step, { dev });
         else say(`${task} ${seedLabel} epoch ${e.record.epoch} (step ${e.record.step}): train loss ${e.record.train_loss.toFixed(4)}  dev ${m}${e.best ? "  (best so far)" : ""}`);

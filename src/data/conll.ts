@@ -32,6 +32,7 @@
 import { readFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
+import { FileFormatError } from "./format-error.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -80,17 +81,8 @@ export interface ReadConllOptions {
 /** Tag schemes {@link tagScheme} tells apart. */
 export type TagScheme = "IOB1" | "IOB2" | "IOBES" | "IO" | "unknown";
 
-/** A malformed or unusable token-classification file; `line` is 1-based, absent for whole-file errors. */
-export class TaggedFormatError extends Error {
-  readonly file: string;
-  readonly line: number | undefined;
-  constructor(file: string, line: number | undefined, message: string) {
-    super(line === undefined ? `${file}: ${message}` : `${file}:${line}: ${message}`);
-    this.name = "TaggedFormatError";
-    this.file = file;
-    this.line = line;
-  }
-}
+/** A malformed or unusable token-classification file (see FileFormatError). */
+export class TaggedFormatError extends FileFormatError {}
 
 /** The first column value that marks a document break in CoNLL files. */
 export const DOCSTART = "-DOCSTART-";

@@ -42,6 +42,7 @@
 import { readFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
+import { FileFormatError } from "./format-error.js";
 import { parse as parseCsv } from "csv-parse/sync";
 
 // ---------------------------------------------------------------------------------------------
@@ -82,17 +83,8 @@ export interface Table {
   labelColumn?: string;
 }
 
-/** A malformed or unusable table file; `line` is 1-based, absent for whole-file errors. */
-export class TableFormatError extends Error {
-  readonly file: string;
-  readonly line: number | undefined;
-  constructor(file: string, line: number | undefined, message: string) {
-    super(line === undefined ? `${file}: ${message}` : `${file}:${line}: ${message}`);
-    this.name = "TableFormatError";
-    this.file = file;
-    this.line = line;
-  }
-}
+/** A malformed or unusable table file (see FileFormatError). */
+export class TableFormatError extends FileFormatError {}
 
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -502,50 +494,4 @@ export function isNumericColumn(rows: readonly { label?: string }[]): boolean {
     any = true;
   }
   return any;
-}
-
-/** mulberry32: a small, fast, seeded 32-bit PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Splits rows into train and validation, deterministically for a given `seed` (an integer; taken
- * modulo 2^32): a mulberry32 Fisher–Yates shuffle picks `round(n * fraction)` rows (at least 1,
- * at most n - 1) for validation. Both sides keep the rows' original order. Throws unless
- * 0 < fraction < 1 and there are at least 2 rows.
- */
-export function splitValidation<T>(
-  rows: readonly T[],
-  fraction: number,
-  seed: number,
-): { train: T[]; validation: T[] } {
-  if (!(fraction > 0 && fraction < 1)) {
-    throw new Error(`splitValidation: fraction must be strictly between 0 and 1, got ${fraction}`);
-  }
-  if (!Number.isInteger(seed)) throw new Error(`splitValidation: seed must be an integer, got ${seed}`);
-  const n = rows.length;
-  if (n < 2) throw new Error(`splitValidation: need at least 2 rows to split, got ${n}`);
-  const k = Math.min(n - 1, Math.max(1, Math.round(n * fraction)));
-  const rand = mulberry32(seed);
-  const idx = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  const inValidation = new Uint8Array(n);
-  for (let i = 0; i < k; i++) inValidation[idx[i]!] = 1;
-  const train: T[] = [];
-  const validation: T[] = [];
-  for (let i = 0; i < n; i++) (inValidation[i] ? validation : train).push(rows[i]!);
-  return { train, validation };
 }

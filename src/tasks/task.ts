@@ -8,6 +8,7 @@
  * model (encoder + head) -> outputs per feature -> predictions per example -> scores / prediction files.
  */
 import type { Sequence } from "../data/batching.js";
+import { splitValidation } from "../data/split.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import type { ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
@@ -126,6 +127,31 @@ export interface DataOptions {
   maxEvalExamples?: number;
   /** GLUE MRPC / STS-B: also train on the swapped sentence order (official default: on) */
   doubleUnordered?: boolean;
+}
+
+/**
+ * The training and validation splits of a file-based task: the validation file's examples when there is one, else
+ * `--validation-split` of the training examples (seeded by `splitSeed`), else an error saying what to give; both
+ * capped by maxTrainExamples / maxEvalExamples.
+ */
+export function trainAndValidation<Ex>(trainFile: string, train: Ex[], devFile: string | undefined, readDev: (f: string) => Ex[], data: DataOptions,
+  missing: string): { train: Split<Ex>; dev: Split<Ex> } {
+  let trainEx = train, devEx: Ex[], devName: string;
+  if (devFile) {
+    devEx = readDev(devFile);
+    devName = devFile;
+  } else if (data.validationSplit !== undefined) {
+    const s = splitValidation(train, data.validationSplit, data.splitSeed ?? 0);
+    trainEx = s.train;
+    devEx = s.validation;
+    devName = `${trainFile} (validation split ${data.validationSplit})`;
+  } else {
+    throw new Error(`${missing}: give --validation-file FILE, or --validation-split 0.1 to hold out part of the training file`);
+  }
+  return {
+    train: capSplit({ name: trainFile, suffix: "", examples: trainEx, labelled: true }, data.maxTrainExamples),
+    dev: capSplit({ name: devName, suffix: "", examples: devEx, labelled: true }, data.maxEvalExamples),
+  };
 }
 
 /** Applies a row cap (quick runs) to a split. */

@@ -10,7 +10,7 @@
 import { existsSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { predictionRows, writePredictions } from "../data/glue.js";
-import { isNumericColumn, labelsOf, readTable, splitValidation, type Table, type TableRow } from "../data/tabular.js";
+import { isNumericColumn, labelsOf, readTable, type Table, type TableRow } from "../data/tabular.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { accuracy, pearson, spearman } from "../metrics/glue-metrics.js";
 import type { ClassifierHead, ElectraConfig } from "../model/config.js";
@@ -20,7 +20,7 @@ import {
   classifierConfig, classNamesOf, decodeSentences, featurizeSentences, sentenceLabelId, sentenceLayout, sentenceLoss,
   type SentenceFeature, type SentenceLabels, type SentencePrediction,
 } from "./sequence-classification.js";
-import { capSplit, type DataOptions, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { capSplit, trainAndValidation, type DataOptions, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 /** Macro-averaged F1 over the gold and predicted classes (sklearn's f1_score(average="macro")). */
 export function macroF1(preds: readonly string[], gold: readonly string[]): number {
@@ -63,19 +63,7 @@ export class TextClassificationTask implements Task<TableRow, SentenceFeature, S
     if (this.train) return;
     if (!this.data.trainFile) throw new Error("text-classification needs --train-file FILE (CSV, TSV or JSONL)");
     const t = this.read(this.data.trainFile, true);
-    let trainRows = t.rows, devRows: TableRow[];
-    let devName: string;
-    if (this.data.validationFile) {
-      devRows = this.read(this.data.validationFile, true).rows;
-      devName = this.data.validationFile;
-    } else if (this.data.validationSplit !== undefined) {
-      const s = splitValidation(t.rows, this.data.validationSplit, this.data.splitSeed ?? 0);
-      trainRows = s.train;
-      devRows = s.validation;
-      devName = `${this.data.trainFile} (validation split ${this.data.validationSplit})`;
-    } else {
-      throw new Error("give --validation-file FILE, or --validation-split 0.1 to hold out part of the training file");
-    }
+    const s = trainAndValidation(this.data.trainFile, t.rows, this.data.validationFile, (f) => this.read(f, true).rows, this.data, "no validation data");
     if (this.data.regression && !isNumericColumn(t.rows)) {
       const bad = t.rows.find((r) => !Number.isFinite(Number(r.label)));
       throw new Error(`${this.data.trainFile}:${bad?.line}: --regression needs numeric labels, found ${JSON.stringify(bad?.label)}`);
@@ -83,8 +71,8 @@ export class TextClassificationTask implements Task<TableRow, SentenceFeature, S
     const labels = this.data.regression ? [] : labelsOf(t.rows);
     if (!this.data.regression && labels.length < 2) throw new Error(`${this.data.trainFile}: the label column ${t.labelColumn} has ${labels.length} distinct value(s); a classifier needs at least 2`);
     this.l = { labels, regression: !!this.data.regression, regressionScale: 1 };
-    this.train = capSplit({ name: this.data.trainFile, suffix: "", examples: trainRows, labelled: true }, this.data.maxTrainExamples);
-    this.dev = capSplit({ name: devName, suffix: "", examples: devRows, labelled: true }, this.data.maxEvalExamples);
+    this.train = s.train;
+    this.dev = s.dev;
   }
 
   private labels(): SentenceLabels {

@@ -19,14 +19,13 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { labelSet, readTagged, tagScheme, writeConllPredictions, type TaggedFile, type TaggedSentence } from "../data/conll.js";
-import { splitValidation } from "../data/tabular.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { ConllEvaluator, type ConllScore } from "../metrics/conll.js";
 import type { ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
 import { crossEntropyLoss, type LossResult } from "../model/losses.js";
 import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "../train/hyperparameters.js";
-import { capSplit, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { capSplit, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 export interface TokenFeature extends Feature {
   /** row position of each labelled word's first sub-token, and that word's index in the sentence */
@@ -80,24 +79,12 @@ export class TokenClassificationTask implements Task<TaggedSentence, TokenFeatur
       throw new Error(this.data.dataDir ? `${this.data.dataDir} has no training file (${LAYOUT.train.join(", ")}): give --train-file` : `${this.name} needs --data-dir DIR or --train-file FILE`);
     }
     const f = this.readFile(trainFile);
-    let trainS = f.sentences, devS: TaggedSentence[];
-    let devName: string;
-    const devFile = this.fileOf("dev");
-    if (devFile) {
-      devS = this.readFile(devFile).sentences;
-      devName = devFile;
-    } else if (this.data.validationSplit !== undefined) {
-      const s = splitValidation(f.sentences, this.data.validationSplit, this.data.splitSeed ?? 0);
-      trainS = s.train;
-      devS = s.validation;
-      devName = `${trainFile} (validation split ${this.data.validationSplit})`;
-    } else {
-      throw new Error(`no validation file${this.data.dataDir ? ` in ${this.data.dataDir} (${LAYOUT.dev.join(", ")})` : ""}: give --validation-file FILE or --validation-split 0.1`);
-    }
+    const s = trainAndValidation(trainFile, f.sentences, this.fileOf("dev"), (d) => this.readFile(d).sentences, this.data,
+      `no validation file${this.data.dataDir ? ` in ${this.data.dataDir} (${LAYOUT.dev.join(", ")})` : ""}`);
     this.labels = labelSet([f]);
     if (this.labels.length < 2) throw new Error(`${trainFile}: the tag column holds ${this.labels.length} distinct tag(s); a tagger needs at least 2`);
-    this.train = { ...capSplit({ name: trainFile, suffix: "", examples: trainS, labelled: true }, this.data.maxTrainExamples), file: f };
-    this.dev = capSplit({ name: devName, suffix: "", examples: devS, labelled: true }, this.data.maxEvalExamples);
+    this.train = { ...s.train, file: f };
+    this.dev = s.dev;
   }
 
   private labelList(): string[] {

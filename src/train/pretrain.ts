@@ -9,6 +9,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "../core/rng.js";
+import { padBatch, type Sequence } from "../data/batching.js";
 import { maskBatch, maxPredictionsPerSeq } from "../data/masking.js";
 import { ExampleFile, PretrainDataLoader, type LoaderPosition } from "../data/pretrain-builder.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -145,20 +146,18 @@ interface TrainerState {
   options: { steps: number; batchSize: number; lr: number; warmup: number; maskProb: number; seed: number; accumulate: number; biasCorrection: boolean };
 }
 
-/** Trims the all-padding columns at the end of a batch (dynamic padding; nothing else changes). */
-function trimBatch(inputIds: Int32Array, tokenTypeIds: Int32Array, attentionMask: Int32Array, B: number, T: number): Batch {
-  let L = 1;
-  for (let b = 0; b < B; b++) for (let t = T - 1; t >= L; t--) if (attentionMask[b * T + t]) {
-    L = t + 1;
-    break;
+/**
+ * Dynamic padding of a loader batch (examples packed to max_seq_length, real tokens first): each example's real
+ * tokens as a row, padded by the one batcher (src/data/batching.ts) to the longest of them.
+ */
+function trimBatch(inputIds: Int32Array, tokenTypeIds: Int32Array, attentionMask: Int32Array, B: number, T: number, padId: number): Batch {
+  const rows: Sequence[] = [];
+  for (let b = 0; b < B; b++) {
+    let n = T;
+    while (n > 1 && !attentionMask[b * T + n - 1]) n--;
+    rows.push({ ids: inputIds.subarray(b * T, b * T + n), types: tokenTypeIds.subarray(b * T, b * T + n) });
   }
-  if (L === T) return { B, T, inputIds, tokenTypeIds, attentionMask };
-  const cut = (a: Int32Array) => {
-    const o = new Int32Array(B * L);
-    for (let b = 0; b < B; b++) o.set(a.subarray(b * T, b * T + L), b * L);
-    return o;
-  };
-  return { B, T: L, inputIds: cut(inputIds), tokenTypeIds: cut(tokenTypeIds), attentionMask: cut(attentionMask) };
+  return padBatch(rows, padId).batch;
 }
 
 /** A generator + discriminator pair to continue pretraining from: two Hugging Face folders. */
@@ -274,7 +273,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     for (let micro = 0; micro < o.accumulate; micro++) {
       ctx.arena.reset();
       const lb = loader.nextBatch();
-      const batch = trimBatch(lb.inputIds, lb.tokenTypeIds, lb.attentionMask, lb.batchSize, lb.seqLen);
+      const batch = trimBatch(lb.inputIds, lb.tokenTypeIds, lb.attentionMask, lb.batchSize, lb.seqLen, ids.padId);
       const m = maskBatch({ batchSize: batch.B, seqLen: batch.T, inputIds: batch.inputIds, attentionMask: batch.attentionMask }, ids, maskRng, {
         maskProb: o.maskProb, maxPredictions: maxPredictionsPerSeq(o.maskProb, lb.seqLen),
       });

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { throwsAt as throwsAtLine, tmpFiles } from "../helpers/files.js";
 import {
   DOCSTART_PREDICTION_LINE,
   TaggedFormatError,
@@ -35,39 +35,10 @@ function noConlleval(): string | false {
   return missing(CONLLEVAL);
 }
 
-const tmpRoot = mkdtempSync(path.join(tmpdir(), "electra-conll-test-"));
-process.on("exit", () => rmSync(tmpRoot, { recursive: true, force: true }));
-let tmpCount = 0;
-
-/** Writes `content` to a file named `name` in a fresh folder and returns its path. */
-function tmpFile(name: string, content: string | Buffer): string {
-  const dir = path.join(tmpRoot, String(tmpCount++));
-  mkdirSync(dir, { recursive: true });
-  const p = path.join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
-
-/** Asserts that `fn` throws an Error whose message names `file` and (when given) `line`, on one line. */
-function throwsAt(fn: () => unknown, file: string, line: number | undefined, includes?: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, "expected an Error");
-    const m = e.message;
-    assert.ok(!m.includes("\n"), `message should be one line: ${JSON.stringify(m)}`);
-    const prefix = line === undefined ? `${file}: ` : `${file}:${line}: `;
-    assert.ok(m.startsWith(prefix), `message ${JSON.stringify(m)} should start with ${JSON.stringify(prefix)}`);
-    assert.ok(m.includes(path.basename(file)));
-    if (includes !== undefined) {
-      if (typeof includes === "string") assert.ok(m.includes(includes), `message ${JSON.stringify(m)} should include ${JSON.stringify(includes)}`);
-      else assert.match(m, includes);
-    }
-    if (e instanceof TaggedFormatError) {
-      assert.equal(e.file, file);
-      assert.equal(e.line, line);
-    }
-    return true;
-  });
-}
+const tmp = tmpFiles("electra-conll-test-");
+const tmpRoot = tmp.root;
+const tmpFile = tmp.file;
+const throwsAt = (fn: () => unknown, file: string, line: number | undefined, includes?: string | RegExp) => throwsAtLine(fn, file, line, includes, TaggedFormatError);
 
 function tokenCount(f: TaggedFile): number {
   return f.sentences.reduce((n, s) => n + s.words.length, 0);

@@ -1,14 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import path from "node:path";
+import { throwsAt as throwsAtLine, tmpFiles } from "../helpers/files.js";
 import {
   TableFormatError,
   isNumericColumn,
   labelsOf,
   readTable,
-  splitValidation,
   tableFormatOf,
   type TableRow,
 } from "../../src/data/tabular.js";
@@ -20,38 +19,10 @@ function missing(...files: string[]): string | false {
   return false;
 }
 
-const tmpRoot = mkdtempSync(path.join(tmpdir(), "electra-tabular-test-"));
-process.on("exit", () => rmSync(tmpRoot, { recursive: true, force: true }));
-let tmpCount = 0;
-
-/** Writes `content` to a file named `name` in a fresh folder and returns its path. */
-function tmpFile(name: string, content: string | Buffer): string {
-  const dir = path.join(tmpRoot, String(tmpCount++));
-  mkdirSync(dir, { recursive: true });
-  const p = path.join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
-
-/** Asserts that `fn` throws a one-line Error starting `file:line: ` (or `file: `) and containing `includes`. */
-function throwsAt(fn: () => unknown, file: string, line: number | undefined, includes?: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof Error, "expected an Error");
-    const m = e.message;
-    assert.ok(!m.includes("\n"), `message should be one line: ${JSON.stringify(m)}`);
-    const prefix = line === undefined ? `${file}: ` : `${file}:${line}: `;
-    assert.ok(m.startsWith(prefix), `message ${JSON.stringify(m)} should start with ${JSON.stringify(prefix)}`);
-    if (includes !== undefined) {
-      if (typeof includes === "string") {
-        assert.ok(m.includes(includes), `message ${JSON.stringify(m)} should include ${JSON.stringify(includes)}`);
-      } else assert.match(m, includes);
-    }
-    assert.ok(e instanceof TableFormatError);
-    assert.equal(e.file, file);
-    assert.equal(e.line, line);
-    return true;
-  });
-}
+const tmp = tmpFiles("electra-tabular-test-");
+const tmpRoot = tmp.root;
+const tmpFile = tmp.file;
+const throwsAt = (fn: () => unknown, file: string, line: number | undefined, includes?: string | RegExp) => throwsAtLine(fn, file, line, includes, TableFormatError);
 
 // ---------------------------------------------------------------------------------------------
 // Real files (GLUE TSVs: quotes are literal characters there)
@@ -339,36 +310,3 @@ test("isNumericColumn: finite decimal numbers only", () => {
   assert.equal(isNumericColumn([]), false);
 });
 
-test("splitValidation: seeded, deterministic, disjoint, order kept, bounds", () => {
-  const rows = Array.from({ length: 100 }, (_, i) => i);
-  const a = splitValidation(rows, 0.2, 42);
-  const b = splitValidation(rows, 0.2, 42);
-  assert.deepEqual(a, b);
-  assert.equal(a.validation.length, 20);
-  assert.equal(a.train.length, 80);
-  assert.deepEqual([...a.train, ...a.validation].sort((x, y) => x - y), rows);
-  assert.deepEqual(a.train, [...a.train].sort((x, y) => x - y));
-  assert.deepEqual(a.validation, [...a.validation].sort((x, y) => x - y));
-  assert.notDeepEqual(splitValidation(rows, 0.2, 43).validation, a.validation);
-  assert.notDeepEqual(a.validation, rows.slice(0, 20));
-  // Fixed expectations, so that a change of PRNG is noticed.
-  assert.deepEqual(splitValidation([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 0.3, 1), {
-    train: [0, 1, 2, 4, 5, 6, 9],
-    validation: [3, 7, 8],
-  });
-  // At least one row each side.
-  assert.deepEqual(splitValidation(["x", "y"], 0.01, 0).validation.length, 1);
-  assert.deepEqual(splitValidation(["x", "y"], 0.99, 0).train.length, 1);
-  assert.equal(splitValidation(rows, 0.001, 5).validation.length, 1);
-  assert.equal(splitValidation(rows, 0.999, 5).train.length, 1);
-  assert.equal(splitValidation(rows, 0.2, -7).validation.length, 20);
-  for (const f of [0, 1, -0.1, 1.5, Number.NaN]) assert.throws(() => splitValidation(rows, f, 1), /fraction/);
-  assert.throws(() => splitValidation([1], 0.5, 1), /at least 2 rows/);
-  assert.throws(() => splitValidation([], 0.5, 1), /at least 2 rows/);
-  assert.throws(() => splitValidation(rows, 0.5, 1.5), /seed/);
-  // Works on table rows.
-  const p = tmpFile("s.csv", "text,label\n" + Array.from({ length: 10 }, (_, i) => `t${i},${i % 2}`).join("\n"));
-  const s = splitValidation(readTable(p).rows, 0.3, 3);
-  assert.equal(s.validation.length, 3);
-  assert.ok(s.validation.every((r) => typeof r.textA === "string" && r.line >= 2));
-});

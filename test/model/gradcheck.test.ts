@@ -94,6 +94,17 @@ const logSoftmaxAt = (row: number[], k: number) => {
   return row[k] - mx - Math.log(row.reduce((a, z) => a + Math.exp(z - mx), 0));
 };
 
+/** Mean softmax cross-entropy over the rows whose label is not -100. */
+function meanCrossEntropy(z: number[][], labels: Int32Array): number {
+  let s = 0, n = 0;
+  z.forEach((r, i) => {
+    if (labels[i] === -100) return;
+    s -= logSoftmaxAt(r, labels[i]);
+    n++;
+  });
+  return s / n;
+}
+
 function refLoss(kind: string, c: ElectraConfig, p: P, batch: Batch, labels: { ints?: Int32Array; floats?: Float32Array }): number {
   const h = refEncoder(c, p, batch, "electra.");
   const { B, T } = batch;
@@ -112,24 +123,10 @@ function refLoss(kind: string, c: ElectraConfig, p: P, batch: Batch, labels: { i
   if (kind === "generator") {
     const g = linear(h, p.get("generator_predictions.dense.weight")!, p.get("generator_predictions.dense.bias")!, c.embedding_size).map((r) => r.map(gelu));
     const ln = layerNorm(g, p.get("generator_predictions.LayerNorm.weight")!, p.get("generator_predictions.LayerNorm.bias")!, c.layer_norm_eps);
-    const z = linear(ln, p.get("electra.embeddings.word_embeddings.weight")!, p.get("generator_lm_head.bias")!, c.vocab_size);
-    let s = 0, n = 0;
-    z.forEach((r, i) => {
-      if (labels.ints![i] === -100) return;
-      s -= logSoftmaxAt(r, labels.ints![i]);
-      n++;
-    });
-    return s / n;
+    return meanCrossEntropy(linear(ln, p.get("electra.embeddings.word_embeddings.weight")!, p.get("generator_lm_head.bias")!, c.vocab_size), labels.ints!);
   }
   if (kind === "token-classifier") {
-    const z = linear(h, p.get("classifier.weight")!, p.get("classifier.bias")!, c.num_labels);
-    let s = 0, n = 0;
-    z.forEach((r, i) => {
-      if (labels.ints![i] === -100) return;
-      s -= logSoftmaxAt(r, labels.ints![i]);
-      n++;
-    });
-    return s / n;
+    return meanCrossEntropy(linear(h, p.get("classifier.weight")!, p.get("classifier.bias")!, c.num_labels), labels.ints!);
   }
   if (kind === "question-answering") {
     const z = linear(h, p.get("qa_outputs.weight")!, p.get("qa_outputs.bias")!, 2);
