@@ -2,10 +2,20 @@
  * electra-ts: the library entry point.
  *   import { Electra } from "electra-ts";            // inference on a Hugging Face folder
  *   import { createModel, parseConfig } from "electra-ts";   // the model itself, forward/backward
+ *   import { finetune, createTask } from "electra-ts";       // fine-tuning any registered task
  */
-export { Electra, type Classification, type DetectedToken, type MaskCandidate, type TextInput, type LoadOptions } from "./infer/electra.js";
+export { Electra, type Classification, type DetectedToken, type Entity, type MaskCandidate, type NerOptions, type TextInput, type LoadOptions } from "./infer/electra.js";
+export { aggregateTokens, type AggregationStrategy } from "./infer/token-aggregation.js";
+export { PIPELINES } from "./infer/pipelines.js";
 export { parseConfig, configToJson, type ElectraConfig } from "./model/config.js";
-export { createModel, RunContext, ElectraForPreTraining, ElectraForMaskedLM, ElectraForSequenceClassification, type Batch, type ModelKind } from "./model/electra.js";
+export {
+  createModel, RunContext, ARCHITECTURES, ElectraBareModel, ElectraForPreTraining, ElectraForMaskedLM, ElectraForSequenceClassification,
+  ElectraForTokenClassification, ElectraForQuestionAnswering, ElectraForMultipleChoice, type Batch, type ModelKind,
+} from "./model/electra.js";
+export { createTask, TASK_FAMILIES, TASK_NAMES } from "./tasks/registry.js";
+export type { DataOptions, Feature, Scores, Split, Task } from "./tasks/task.js";
+export { finetune, evaluate, predict, type FinetuneOptions, type FinetuneReport } from "./train/finetune.js";
+export { scoreConllText, scoreSentences, formatConlleval, type ConllScore } from "./metrics/conll.js";
 export { ParamStore, initParams } from "./model/params.js";
 export { AdamW, clipGradNorm } from "./train/optimizer.js";
 export { RtdModel } from "./train/rtd.js";
