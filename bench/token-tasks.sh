@@ -28,20 +28,8 @@ node -e '
   fs.writeFileSync(process.argv[2] + "/cola-train.jsonl", cola(process.argv[1] + "/glue/CoLA/train.tsv"));
   fs.writeFileSync(process.argv[2] + "/cola-dev.jsonl", cola(process.argv[1] + "/glue/CoLA/dev.tsv"));
 ' "$data" "$out/files"
-run() {  # name, data flags...
-  local name=$1; shift
-  for init in pretrained random; do
-    if [ "$init" = pretrained ]; then from=(--model "$model"); else from=(--config "$model/config.json" --vocab "$vocab"); fi
-    node dist/src/cli/main.js finetune "$@" "${from[@]}" --lr 3e-4 --out "$out/$name-$init" "${extra[@]}" > "$out/$name-$init.log" 2>&1
-    node -e '
-      const m = require(process.argv[1]);
-      const keep = Object.fromEntries(Object.entries(m.median).filter(([k]) => !k.includes("_") || k === "macro_f1"));
-      console.log(JSON.stringify({ task: process.argv[2], init: process.argv[3], dev: keep, train_examples: m.train_examples,
-        train_seconds: +m.train_seconds.toFixed(1), tokens_per_second: Math.round(m.tokens_per_second) }));
-    ' "$(realpath "$out/$name-$init/metrics.json")" "$name" "$init"
-  done
-}
-run ner --task ner --data-dir "$data/ner/conll2003"
-run chunking --task chunking --train-file "$data/chunking/conll2000/train.txt" --validation-split 0.1
-run csv-sst2 --task text-classification --train-file "$out/files/sst2-train.csv" --validation-file "$out/files/sst2-dev.csv"
-run jsonl-cola --task text-classification --train-file "$out/files/cola-train.jsonl" --validation-file "$out/files/cola-dev.jsonl"
+source bench/finetune-pair.sh
+run_pair ner --task ner --data-dir "$data/ner/conll2003"
+run_pair chunking --task chunking --train-file "$data/chunking/conll2000/train.txt" --validation-split 0.1
+run_pair csv-sst2 --task text-classification --train-file "$out/files/sst2-train.csv" --validation-file "$out/files/sst2-dev.csv"
+run_pair jsonl-cola --task text-classification --train-file "$out/files/cola-train.jsonl" --validation-file "$out/files/cola-dev.jsonl"

@@ -4,7 +4,10 @@
  *   import { createModel, parseConfig } from "electra-ts";   // the model itself, forward/backward
  *   import { finetune, createTask } from "electra-ts";       // fine-tuning any registered task
  */
-export { Electra, type Classification, type DetectedToken, type Entity, type MaskCandidate, type NerOptions, type TextInput, type LoadOptions } from "./infer/electra.js";
+export {
+  Electra, type Answer, type AnswerOptions, type ChoiceInput, type ChoiceResult, type Classification, type DetectedToken, type Entity, type MaskCandidate,
+  type NerOptions, type QaInput, type TextInput, type LoadOptions,
+} from "./infer/electra.js";
 export { aggregateTokens, type AggregationStrategy } from "./infer/token-aggregation.js";
 export { PIPELINES } from "./infer/pipelines.js";
 export { parseConfig, configToJson, type ElectraConfig } from "./model/config.js";
@@ -16,6 +19,7 @@ export { createTask, TASK_FAMILIES, TASK_NAMES } from "./tasks/registry.js";
 export type { DataOptions, Feature, Scores, Split, Task } from "./tasks/task.js";
 export { finetune, evaluate, predict, type FinetuneOptions, type FinetuneReport } from "./train/finetune.js";
 export { scoreConllText, scoreSentences, formatConlleval, type ConllScore } from "./metrics/conll.js";
+export { evaluateV1 as squadEvaluateV1, evaluateV2 as squadEvaluateV2 } from "./metrics/squad.js";
 export { ParamStore, initParams } from "./model/params.js";
 export { AdamW, clipGradNorm } from "./train/optimizer.js";
 export { RtdModel } from "./train/rtd.js";

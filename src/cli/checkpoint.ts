@@ -10,7 +10,7 @@ import type { TensorData } from "../io/tensor-data.js";
 import { readTfCheckpoint } from "../io/tf-bundle.js";
 import { tfToHf, type ElectraPart } from "../io/tf-names.js";
 import { parseConfig } from "../model/config.js";
-import { createModel } from "../model/electra.js";
+import { createModel, findArchitecture, getArchitecture } from "../model/electra.js";
 import { mustExist } from "./args.js";
 
 interface Loaded {
@@ -63,14 +63,12 @@ export function convert(input: string, out: string, o: ConvertOptions): { tensor
   else {
     if (!config) throw new Error(`writing a Hugging Face folder needs a config: give --config config.json (${input} has none)`);
     const cfg = parseConfig(config, o.config ?? join(input, "config.json"));
-    const arch = Array.isArray(config.architectures) ? String(config.architectures[0]) : "";
-    const kind = o.part === "generator" || arch === "ElectraForMaskedLM" ? "generator"
-      : o.part === "discriminator" || arch === "ElectraForPreTraining" ? "discriminator"
-      : arch === "ElectraForSequenceClassification" ? "classifier" : null;
-    if (kind) {
+    const arch = o.part ? getArchitecture(o.part) : findArchitecture(config.architectures);
+    if (arch) {
       // strict load into the model it claims to be: names and shapes must all fit
-      loadIntoStore(createModel(kind, cfg).store, tensors, { source: input });
-      if (!config.architectures) config = { ...config, architectures: [kind === "generator" ? "ElectraForMaskedLM" : kind === "discriminator" ? "ElectraForPreTraining" : "ElectraForSequenceClassification"] };
+      const has = (n: string) => tensors.has(n);
+      loadIntoStore(createModel(arch.name, arch.completeConfig?.(cfg, has) ?? cfg).store, tensors, { source: input });
+      if (!config.architectures) config = { ...config, architectures: [arch.name] };
     }
     const tok = o.vocab ? [o.vocab] : src.tokenizerFiles;
     writeHfFolder(out, tensors, config, { tokenizerFiles: tok, format: o.bin ? "bin" : "safetensors" });

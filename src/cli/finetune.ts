@@ -3,18 +3,15 @@
  * src/train/finetune.ts and the task registry (src/tasks/registry.ts). No task is named here: the data flags go
  * to the task the registry picks.
  */
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { int, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { setThreads } from "../core/native.js";
 import { BUCKET_CHUNK_BATCHES } from "../data/batching.js";
-import { scoreConllText } from "../metrics/conll.js";
-import { tasksHelp } from "../tasks/registry.js";
+import { createTask, TASK_NAMES, tasksHelp } from "../tasks/registry.js";
 import type { DataOptions } from "../tasks/task.js";
-import { conllMetrics } from "../tasks/token-classification.js";
 import { evaluate, finetune, predict, type EvaluateResult, type FinetuneEvent, type FinetuneReport, type PredictResult } from "../train/finetune.js";
-import { FINETUNE_BATCH_SIZE, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY } from "../train/hyperparameters.js";
+import { FINETUNE_BATCH_SIZE, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY } from "../tasks/hyperparameters.js";
 import { PRESETS } from "../train/pretrain.js";
 
 /** The data flags every command shares (see DataOptions). */
@@ -29,6 +26,11 @@ export interface DataCliOptions {
   labelColumn?: string;
   regression?: boolean;
   tagColumn?: number;
+  docStride?: number;
+  maxQueryLength?: number;
+  nBest?: number;
+  maxAnswerLength?: number;
+  nullScoreThreshold?: number;
 }
 
 export interface FinetuneCliOptions extends DataCliOptions {
@@ -125,6 +127,7 @@ function dataOptions(o: DataCliOptions): DataOptions {
   return {
     dataDir: o.dataDir, trainFile: o.trainFile, validationFile: o.validationFile, validationSplit: o.validationSplit, testFile: o.testFile,
     textColumn: o.textColumn, textPairColumn: o.textPairColumn, labelColumn: o.labelColumn, regression: o.regression, tagColumn: o.tagColumn,
+    docStride: o.docStride, maxQueryLength: o.maxQueryLength, nBest: o.nBest, maxAnswerLength: o.maxAnswerLength, nullScoreThreshold: o.nullScoreThreshold,
   };
 }
 
@@ -148,13 +151,18 @@ function withDataOptions(cmd: Command, what: "finetune" | "evaluate" | "predict"
   if (what === "finetune") cmd.option("--train-file <file>", "training data: CSV / TSV / JSONL (text-classification) or CoNLL / JSONL (token tasks) (default: none)");
   cmd.option("--validation-file <file>", "validation data, the same format (default: none)");
   if (what === "finetune") cmd.option("--validation-split <x>", "hold out this fraction of --train-file as the validation set when there is no validation file (default: none)", num);
-  if (what !== "finetune") cmd.option("--test-file <file>", "test data, labels optional (default: none)");
+  if (what !== "finetune") cmd.option("--test-file <file>", "test data in the training format; labels optional for text-classification and multiple choice (token tasks and squad read their labelled formats) (default: none)");
   return cmd
     .option("--text-column <name>", "CSV/TSV/JSONL: the text column (default: text, else sentence, else sentence1, else the only text column)")
     .option("--text-pair-column <name>", "CSV/TSV/JSONL: the second text of a pair (default: text_pair or sentence2 when present, else none)")
     .option("--label-column <name>", "CSV/TSV/JSONL: the label column (default: label, else labels)")
     .option("--regression", "text-classification: the label column is a number to regress on (default: classification on label strings)")
-    .option("--tag-column <n>", "CoNLL: the 0-based column of the tags; negative counts from the end (default: -1, the last)", int);
+    .option("--tag-column <n>", "CoNLL: the 0-based column of the tags; negative counts from the end (default: -1, the last)", int)
+    .option("--doc-stride <n>", "squad: tokens between the starts of a long context's windows (default: 128)", int)
+    .option("--max-query-length <n>", "squad: question tokens kept (default: 64)", int)
+    .option("--n-best <n>", "squad: start and end candidates per window, and answers in nbest_predictions.json (default: 20)", int)
+    .option("--max-answer-length <n>", "squad: longest answer in tokens (default: 30)", int)
+    .option("--null-score-threshold <x>", "squad_v2: answer \"\" when the null score beats the best span's by more than this (default: 0)", num);
 }
 
 const TASKS = tasksHelp();
@@ -267,26 +275,34 @@ export function predictCommand(): Command {
 }
 
 /** `electra score`: the metrics of a predictions file, as the official scorer computes them. */
-export function runScore(o: { task: string; predictions: string }): Record<string, unknown> {
+export function runScore(o: { task: string; predictions: string; data?: string }): Record<string, unknown> {
   mustExist("--predictions", o.predictions, "file");
-  if (!["ner", "chunking", "token-classification"].includes(o.task)) {
-    throw new Error(`score --task ${o.task}: scoring a file is for token tasks (ner, chunking, token-classification); GLUE predictions are scored by \`electra evaluate\``);
-  }
-  const s = scoreConllText(readFileSync(o.predictions, "utf8"), o.predictions);
-  const { metrics } = conllMetrics(s);
-  return {
-    precision: metrics.precision, recall: metrics.recall, f1: metrics.f1, accuracy: metrics.accuracy, tokens: s.tokens, phrases: s.phrases,
-    found: s.found, correct: s.correct, per_type: s.per_type,
-  };
+  if (o.data) mustExist("--data", o.data, "file");
+  const task = createTask(o.task, {});
+  if (!task.scoreFile) throw new Error(`score --task ${o.task}: ${task.displayName} predictions are scored by \`electra evaluate\` (score takes ${scoreTasks().join(", ")})`);
+  return task.scoreFile(o.predictions, o.data);
+}
+
+/** The tasks whose prediction files `electra score` reads. */
+function scoreTasks(): string[] {
+  return TASK_NAMES.filter((n) => {
+    try {
+      return !!createTask(n, {}).scoreFile;
+    } catch {
+      return false; // a task that cannot be built without data (GLUE) scores no file
+    }
+  });
 }
 
 export function scoreCommand(): Command {
   return new Command("score")
-    .description("score a predictions file with the official scorer's definition; prints one JSON object (token tasks: conlleval's precision, recall, F1, accuracy, per type, as fractions)")
-    .requiredOption("--task <name>", "ner, chunking or token-classification")
-    .requiredOption("--predictions <file>", "CoNLL text as conlleval reads it: `word ... gold predicted` per line (single spaces), a blank line between sentences; electra predict writes it")
-    .action((o: { task: string; predictions: string }) => {
-      console.log(JSON.stringify(runScore(o)));
+    .description("score a predictions file with the official scorer's definition; prints one JSON object (token tasks: conlleval's precision, recall, F1, accuracy, per type, as fractions; squad: the official scripts' output, as they print it)")
+    .requiredOption("--task <name>", "ner, chunking, token-classification (conlleval), squad (v1.1) or squad_v2 (the official scripts)")
+    .requiredOption("--predictions <file>", "token tasks: CoNLL text as conlleval reads it (`word ... gold predicted` per line, single spaces, a blank line between sentences); squad: predictions.json ({id: answer}); electra predict writes both")
+    .option("--data <file>", "squad: the official JSON the predictions answer (default: none)")
+    .action((o: { task: string; predictions: string; data?: string }) => {
+      const r = runScore(o);
+      console.log(typeof r.printed === "string" ? r.printed : JSON.stringify(r));
     });
 }
 

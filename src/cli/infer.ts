@@ -1,4 +1,4 @@
-/** `electra classify | ner | detect | fill-mask | embed`: inference on a Hugging Face folder (src/infer/electra.ts). */
+/** `electra classify | ner | qa | choose | detect | fill-mask | embed`: inference on a Hugging Face folder (src/infer/electra.ts). */
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
@@ -67,6 +67,38 @@ export function inferCommands(): Command[] {
         } else console.log(JSON.stringify({ text: inputs[i], entities: ents }));
       });
     });
+  const qa = new Command("qa")
+    .description("extractive question answering (a fine-tuned ElectraForQuestionAnswering): the answer span of a question in a context, from all its windows")
+    .requiredOption("--model <dir>", "a fine-tuned ElectraForQuestionAnswering folder (or a finetune --out folder)")
+    .requiredOption("--question <text>", "the question")
+    .option("--context <text>", "the context to answer from (default: none; then --context-file)")
+    .option("--context-file <path>", "read the context from a file (default: none)")
+    .option("--top-k <k>", "answers to print, best first", int, 1)
+    .option("--max-answer-length <n>", "longest answer in tokens", int, 30)
+    .option("--doc-stride <n>", "tokens between the starts of a long context's windows", int, 128)
+    .option("--null", "SQuAD 2.0 models: the empty answer (no answer) may win", false)
+    .option("--threads <n>", THREADS_HELP, int)
+    .action(async (o: { model: string; question: string; context?: string; contextFile?: string; topK: number; maxAnswerLength: number; docStride: number; null: boolean; threads?: number }) => {
+      mustExist("--model", o.model, "folder");
+      if (!!o.context === !!o.contextFile) throw new Error("give --context TEXT or --context-file FILE");
+      if (o.contextFile) mustExist("--context-file", o.contextFile, "file");
+      const context = o.context ?? readFileSync(o.contextFile!, "utf8");
+      const m = await Electra.load(o.model, { threads: o.threads });
+      const [answers] = await m.answer([{ question: o.question, context }], { topK: o.topK, maxAnswerLength: o.maxAnswerLength, docStride: o.docStride, allowNull: o.null });
+      console.log(JSON.stringify({ question: o.question, answers }));
+    });
+  const choose = new Command("choose")
+    .description("multiple choice (a fine-tuned ElectraForMultipleChoice): the score of each choice for a context")
+    .requiredOption("--model <dir>", "a fine-tuned ElectraForMultipleChoice folder (or a finetune --out folder)")
+    .requiredOption("--context <text>", "the context (question, premise)")
+    .requiredOption("--choice <text...>", "the choices, in order (repeat the flag or list them)")
+    .option("--threads <n>", THREADS_HELP, int)
+    .action(async (o: { model: string; context: string; choice: string[]; threads?: number }) => {
+      mustExist("--model", o.model, "folder");
+      const m = await Electra.load(o.model, { threads: o.threads });
+      const [r] = await m.choose([{ context: o.context, choices: o.choice }]);
+      console.log(JSON.stringify({ context: o.context, choices: o.choice, ...r }));
+    });
   const detect = common(new Command("detect").description("replaced-token detection: which tokens the discriminator thinks were replaced"))
     .argument("[texts...]", "texts to check")
     .option("--threshold <p>", "P(replaced) above which a token is flagged", num, 0.5)
@@ -100,12 +132,12 @@ export function inferCommands(): Command[] {
       const res = await m.embed(inputs, o.pooling);
       res.forEach((v, i) => console.log(o.format === "tsv" ? Array.from(v, (x) => x.toPrecision(6)).join("\t") : JSON.stringify({ text: inputs[i], embedding: Array.from(v) })));
     });
-  return [classify, ner, detect, fill, embed];
+  return [classify, ner, qa, choose, detect, fill, embed];
 }
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("serve a model over HTTP: POST /classify, /ner, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
+    .description("serve a model over HTTP: POST /classify, /ner, /qa, /multiple-choice, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
     .requiredOption("--model <dir>", "a Hugging Face ELECTRA folder")
     .option("--port <n>", "TCP port (0: any free port)", int, 8080)
     .option("--host <addr>", "address to listen on", "127.0.0.1")

@@ -4,6 +4,8 @@
  *   const m = await Electra.load("path/to/model");        // config.json + weights + vocab.txt / tokenizer.json
  *   await m.classify(["a great film", "a dull film"]);    // ElectraForSequenceClassification folders
  *   await m.ner(["Angela Merkel visited Paris."]);       // ElectraForTokenClassification: entities, offsets
+ *   await m.answer([{ question: "Who?", context: "..." }]); // ElectraForQuestionAnswering: spans, every window
+ *   await m.choose([{ context: "...", choices: ["a", "b"] }]); // ElectraForMultipleChoice: choice scores
  *   await m.detect(["the quick brown fox fake over the lazy dog"]);  // discriminators: replaced tokens
  *   await m.fillMask(["the quick brown [MASK] jumps"]);   // generators: top-k for each [MASK]
  *   await m.embed(["a sentence"]);                        // any folder: mean-pooled last hidden state
@@ -21,6 +23,9 @@ import type { ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/encoder.js";
 import type { ElectraModel, ModelKind } from "../model/head.js";
 import { ALL_HEAD_PREFIXES, ARCHITECTURES, createModel, findArchitecture, getArchitecture } from "../model/registry.js";
+import { featurizeChoices } from "../tasks/multiple-choice.js";
+import { featureOutputs } from "../tasks/outputs.js";
+import { decodeSpans, featurizeSpans, QA_MAX_SEQ_LENGTH, type QaOptions } from "../tasks/question-answering.js";
 import {
   aggregateTokens, parseAggregationStrategy, type AggregationStrategy, type GroupedEntity, type TokenEntity, type TokenInput,
 } from "./token-aggregation.js";
@@ -56,6 +61,39 @@ export interface NerOptions {
   aggregation?: AggregationStrategy;
   /** labels left out (default ["O"]) */
   ignoreLabels?: string[];
+}
+
+export interface QaInput {
+  question: string;
+  context: string;
+}
+
+export interface Answer {
+  answer: string;
+  /** the answer's probability among the n-best spans (and the null answer, with allowNull) */
+  score: number;
+  /** UTF-16 offsets into the context: context.slice(start, end) === answer (-1 for the null answer) */
+  start: number;
+  end: number;
+}
+
+export interface AnswerOptions extends QaOptions {
+  /** answers per question (default 1) */
+  topK?: number;
+  /** SQuAD 2.0 models: let "" (no answer) compete (default false) */
+  allowNull?: boolean;
+}
+
+export interface ChoiceInput {
+  context: string;
+  choices: readonly string[];
+}
+
+export interface ChoiceResult {
+  /** index of the best choice */
+  choice: number;
+  /** softmax over the choices */
+  scores: number[];
 }
 
 export interface LoadOptions {
@@ -112,10 +150,7 @@ export class Electra {
     }
     if (!folder.tokenizerFile || !existsSync(folder.tokenizerFile)) throw new Error(`${d} has neither vocab.txt nor tokenizer.json`);
     const tokenizer = WordPieceTokenizer.forModel(folder.tokenizerFile, folder.config.vocab_size, d);
-    const config: ElectraConfig = { ...folder.config };
-    if (arch.name === "ElectraForSequenceClassification" && !config.classifier_head) {
-      config.classifier_head = folder.tensors.has("classifier.dense.weight") ? "hf" : "official";
-    }
+    const config: ElectraConfig = arch.completeConfig?.(folder.config, (n) => folder.tensors.has(n)) ?? { ...folder.config };
     const model = createModel(arch.name, config);
     // a bare encoder takes the encoder of any folder; a head must find its own weights
     loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
@@ -236,11 +271,18 @@ export class Electra {
     const W = this.maxLength - 2;
     if (W < 1) throw new Error(`maxLength ${this.maxLength} leaves no room for tokens`);
     const enc = await tk.encodeWithOffsets([...texts]);
-    // windows: [text index, first token, end token)
+    // windows: [text index, first token, end token), cut before a word's first piece (never inside a word, unless
+    // one word is longer than a window)
     const windows: [number, number, number][] = [];
     enc.forEach((e, i) => {
       if (e.ids.length === 0) windows.push([i, 0, 0]);
-      for (let s = 0; s < e.ids.length; s += W) windows.push([i, s, Math.min(e.ids.length, s + W)]);
+      for (let s = 0; s < e.ids.length;) {
+        let end = Math.min(e.ids.length, s + W);
+        while (end < e.ids.length && end > s + 1 && e.tokens[end].startsWith("##")) end--;
+        if (end < e.ids.length && e.tokens[end].startsWith("##")) end = Math.min(e.ids.length, s + W); // a word longer than the window
+        windows.push([i, s, end]);
+        s = end;
+      }
     });
     const perText: Entity[][] = texts.map(() => []);
     for (let w0 = 0; w0 < windows.length; w0 += this.batchSize) {
@@ -268,6 +310,38 @@ export class Electra {
       });
     }
     return perText;
+  }
+
+  /**
+   * Extractive answers: each context is tokenized with character offsets and covered by sliding windows
+   * (max_seq_length 384 or the model's maxLength, --doc-stride 128), every window is run, and the spans are
+   * decoded as SQuAD fine-tuning does (n-best over all windows, max answer length 30). Returns topK answers per
+   * question, best first.
+   */
+  async answer(inputs: readonly QaInput[], opts: AnswerOptions = {}): Promise<Answer[][]> {
+    this.need("question-answering", "answer");
+    const maxSeq = Math.min(QA_MAX_SEQ_LENGTH, this.maxLength);
+    const features = await featurizeSpans(this.tokenizer, inputs, maxSeq, opts);
+    const outputs = featureOutputs(this.model, this.ctx, features, { perPosition: true, width: 2 }, this.batchSize, this.tokenizer.padId);
+    const preds = decodeSpans(outputs, features, inputs.map((x) => x.context), !!opts.allowNull, { ...opts, nBest: Math.max(opts.nBest ?? 20, opts.topK ?? 1) });
+    return preds.map((p, i) => p.nbest.filter((x) => opts.allowNull || x.start >= 0).slice(0, opts.topK ?? 1).map((x) => {
+      const span = toUtf16(inputs[i].context, { start: x.start >= 0 ? x.start : null, end: x.end >= 0 ? x.end : null });
+      return { answer: x.text, score: x.probability, start: span.start ?? -1, end: span.end ?? -1 };
+    }));
+  }
+
+  /** Multiple choice: the softmax over each context's choices and the best one. */
+  async choose(inputs: readonly ChoiceInput[]): Promise<ChoiceResult[]> {
+    this.need("multiple-choice", "choose");
+    for (const [i, x] of inputs.entries()) if (!(x.choices.length >= 1)) throw new Error(`input ${i} has no choices`);
+    const features = await featurizeChoices(this.tokenizer, inputs, this.maxLength);
+    const outputs = featureOutputs(this.model, this.ctx, features, { perPosition: false, width: 1 }, this.batchSize, this.tokenizer.padId);
+    return outputs.map((o) => {
+      const p = softmax(o);
+      let best = 0;
+      for (let k = 1; k < p.length; k++) if (p[k] > p[best]) best = k;
+      return { choice: best, scores: Array.from(p) };
+    });
   }
 
   /** Sentence vectors: the last hidden state mean-pooled over real tokens ("mean"), or the [CLS] state ("cls"). */

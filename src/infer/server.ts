@@ -4,6 +4,8 @@
  *   GET  /health                      {"status":"ok","kind":...,"model":...}
  *   POST /classify   {"inputs": ["text" | ["a","b"], ...]}                 -> {"results": [Classification...]}
  *   POST /ner        {"inputs": ["text", ...], "aggregation"?: "simple"}   -> {"results": [[Entity...]...]}
+ *   POST /qa         {"inputs": [{"question", "context"}], "top_k"?: 1}    -> {"results": [[Answer...]...]}
+ *   POST /multiple-choice {"inputs": [{"context", "choices": [...]}]}     -> {"results": [ChoiceResult...]}
  *   POST /detect     {"inputs": [...], "threshold"?: 0.5}                  -> {"results": [[DetectedToken...]...]}
  *   POST /fill-mask  {"inputs": ["... [MASK] ..."], "top_k"?: 5}            -> {"results": [[[MaskCandidate...]...]...]}
  *   POST /embed      {"inputs": [...], "pooling"?: "mean" | "cls"}         -> {"results": [[number...]...]}
@@ -121,9 +123,22 @@ export class ElectraServer {
 
   private checkInputs(body: Record<string, unknown>, route: Pipeline): TextInput[] {
     const inputs = body.inputs;
-    if (!Array.isArray(inputs) || inputs.length === 0) throw new HttpError(400, `"inputs" must be a non-empty array of texts${route.pairs ? " or [text, text] pairs" : ""}`);
+    if (!Array.isArray(inputs) || inputs.length === 0) {
+      throw new HttpError(400, `"inputs" must be a non-empty array of ${route.inputHelp ?? `texts${route.pairs ? " or [text, text] pairs" : ""}`}`);
+    }
     if (inputs.length > this.opts.maxInputs) throw new HttpError(413, `${inputs.length} inputs in one request; the limit is ${this.opts.maxInputs}`);
     return inputs.map((x, i) => {
+      if (route.parse) {
+        let v: unknown;
+        try {
+          v = route.parse(x, i);
+        } catch (e) {
+          throw e instanceof PipelineInputError ? new HttpError(400, e.message) : e;
+        }
+        const len = JSON.stringify(v).length;
+        if (len > this.opts.maxInputChars) throw new HttpError(413, `inputs[${i}] has ${len} characters; the limit is ${this.opts.maxInputChars}`);
+        return v as TextInput;
+      }
       const ok = typeof x === "string" || (route.pairs && Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === "string"));
       if (!ok) throw new HttpError(400, `inputs[${i}] must be a string${route.pairs ? " or a [string, string] pair" : ""}`);
       const len = typeof x === "string" ? x.length : x[0].length + x[1].length;

@@ -20,13 +20,19 @@ export interface Architecture {
   create(cfg: ElectraConfig, store: ParamStore): ElectraModel;
   /** parameter-name prefixes of the head (what a fresh task head leaves unloaded from a pretrained folder) */
   headPrefixes: string[];
+  /** fills in what a saved folder's config may leave out, from the names of its weights (e.g. the kind of head) */
+  completeConfig?(cfg: ElectraConfig, has: (name: string) => boolean): ElectraConfig;
 }
 
 export const ARCHITECTURES: readonly Architecture[] = [
   { name: "ElectraModel", kind: "encoder", create: (c, s) => new ElectraBareModel(c, s), headPrefixes: [] },
   { name: "ElectraForPreTraining", kind: "discriminator", create: (c, s) => new ElectraForPreTraining(c, s), headPrefixes: ["discriminator_predictions."] },
   { name: "ElectraForMaskedLM", kind: "generator", create: (c, s) => new ElectraForMaskedLM(c, s), headPrefixes: ["generator_predictions.", "generator_lm_head."] },
-  { name: "ElectraForSequenceClassification", kind: "classifier", create: (c, s) => new ElectraForSequenceClassification(c, s), headPrefixes: ["classifier."] },
+  {
+    name: "ElectraForSequenceClassification", kind: "classifier", create: (c, s) => new ElectraForSequenceClassification(c, s), headPrefixes: ["classifier."],
+    // transformers' folders have no classifier_head: the two-layer head has classifier.dense
+    completeConfig: (c, has) => (c.classifier_head ? c : { ...c, classifier_head: has("classifier.dense.weight") ? "hf" : "official" }),
+  },
   { name: "ElectraForTokenClassification", kind: "token-classifier", create: (c, s) => new ElectraForTokenClassification(c, s), headPrefixes: ["classifier."] },
   { name: "ElectraForQuestionAnswering", kind: "question-answering", create: (c, s) => new ElectraForQuestionAnswering(c, s), headPrefixes: ["qa_outputs."] },
   { name: "ElectraForMultipleChoice", kind: "multiple-choice", create: (c, s) => new ElectraForMultipleChoice(c, s), headPrefixes: ["sequence_summary.", "classifier."] },

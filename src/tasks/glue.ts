@@ -14,7 +14,7 @@ import type { ClassifierHead, ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
 import type { ParamStore } from "../model/params.js";
 import { scoreTask } from "../metrics/glue-metrics.js";
-import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "../train/hyperparameters.js";
+import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "./hyperparameters.js";
 import {
   classifierConfig, classNamesOf, decodeSentences, featurizeSentences, foldRegressionScale, sentenceLabelId, sentenceLayout, sentenceLoss,
   type SentenceFeature, type SentenceLabels, type SentencePrediction,

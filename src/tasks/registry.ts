@@ -5,6 +5,8 @@
 import { GLUE_TASK_NAMES, getGlueTask } from "../data/glue.js";
 import { GlueTaskOnSeam } from "./glue.js";
 import type { DataOptions, Task } from "./task.js";
+import { MultipleChoiceTask } from "./multiple-choice.js";
+import { SquadTask } from "./question-answering.js";
 import { TextClassificationTask } from "./text-classification.js";
 import { TokenClassificationTask } from "./token-classification.js";
 
@@ -27,6 +29,16 @@ export const TASK_FAMILIES: readonly TaskFamily[] = [
     family: "token-classification", names: ["ner", "chunking", "token-classification"],
     summary: "ner, chunking, token-classification: CoNLL or JSONL files (--data-dir or --train-file)",
     create: (name, data) => new TokenClassificationTask(name, data),
+  },
+  {
+    family: "question-answering", names: ["squad", "squad_v2"],
+    summary: "squad (v1.1), squad_v2 (v2.0, unanswerable questions): the official JSON (--train-file, --validation-file)",
+    create: (name, data) => new SquadTask(name, data),
+  },
+  {
+    family: "multiple-choice", names: ["copa", "openbookqa", "swag", "multiple-choice"],
+    summary: "copa (XML), openbookqa (TSV), swag (CSV), multiple-choice (JSONL {context, choices, label}): --train-file, --validation-file",
+    create: (name, data) => new MultipleChoiceTask(name, data),
   },
   {
     family: "text-classification", names: ["text-classification"],

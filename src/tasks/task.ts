@@ -100,6 +100,11 @@ export interface Task<Ex = unknown, F extends Feature = Feature, P = unknown> {
    * the function that undoes it.
    */
   beforeSave?(store: ParamStore, cfg: ElectraConfig): () => void;
+  /**
+   * Scores a predictions file as the task's official scorer does (`electra score`): CoNLL text for token tasks,
+   * predictions.json against the SQuAD file (`dataFile`) for QA. Absent where the task has no such file.
+   */
+  scoreFile?(predictionsFile: string, dataFile?: string): Record<string, unknown>;
   /** hyperparameters and options the task reports in metrics.json */
   describe(): Record<string, unknown>;
 }
@@ -127,6 +132,12 @@ export interface DataOptions {
   maxEvalExamples?: number;
   /** GLUE MRPC / STS-B: also train on the swapped sentence order (official default: on) */
   doubleUnordered?: boolean;
+  /** question answering (src/tasks/question-answering.ts): window step, question length, decoding */
+  docStride?: number;
+  maxQueryLength?: number;
+  nBest?: number;
+  maxAnswerLength?: number;
+  nullScoreThreshold?: number;
 }
 
 /**
@@ -141,6 +152,8 @@ export function trainAndValidation<Ex>(trainFile: string, train: Ex[], devFile: 
     devEx = readDev(devFile);
     devName = devFile;
   } else if (data.validationSplit !== undefined) {
+    if (!(data.validationSplit > 0 && data.validationSplit < 1)) throw new Error(`--validation-split must be between 0 and 1 (exclusive), got ${data.validationSplit}`);
+    if (train.length < 2) throw new Error(`${trainFile}: --validation-split needs at least 2 training examples, the file has ${train.length}`);
     const s = splitValidation(train, data.validationSplit, data.splitSeed ?? 0);
     trainEx = s.train;
     devEx = s.validation;

@@ -15,7 +15,7 @@ import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { accuracy, pearson, spearman } from "../metrics/glue-metrics.js";
 import type { ClassifierHead, ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
-import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "../train/hyperparameters.js";
+import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "./hyperparameters.js";
 import {
   classifierConfig, classNamesOf, decodeSentences, featurizeSentences, sentenceLabelId, sentenceLayout, sentenceLoss,
   type SentenceFeature, type SentenceLabels, type SentencePrediction,
@@ -38,24 +38,31 @@ export function macroF1(preds: readonly string[], gold: readonly string[]): numb
   return classes.length ? sum / classes.length : 0;
 }
 
-export class TextClassificationTask implements Task<TableRow, SentenceFeature, SentencePrediction> {
+/** A row with the file it came from (errors name it). */
+export type FileRow = TableRow & { file: string };
+
+export class TextClassificationTask implements Task<FileRow, SentenceFeature, SentencePrediction> {
   readonly name = "text-classification";
   readonly displayName: string;
   readonly architecture = "ElectraForSequenceClassification";
   readonly predictionExtension = ".tsv";
-  readonly mainMetric: string;
   private l: SentenceLabels | null = null;
-  private train: Split<TableRow> | null = null;
-  private dev: Split<TableRow> | null = null;
+  private train: Split<FileRow> | null = null;
+  private dev: Split<FileRow> | null = null;
 
   constructor(private readonly data: DataOptions) {
     if (data.dataDir) throw new Error("text-classification reads files: give --train-file (and --validation-file or --validation-split), not --data-dir");
-    this.mainMetric = data.regression ? "pearson" : "accuracy";
     this.displayName = data.trainFile ? basename(data.trainFile) : "text-classification";
   }
 
-  private read(file: string, requireLabel: boolean): Table {
-    return readTable(file, { textColumn: this.data.textColumn, textPairColumn: this.data.textPairColumn, labelColumn: this.data.labelColumn, requireLabel });
+  /** Pearson for a regression (asked for, or a loaded one-output model), else accuracy */
+  get mainMetric(): string {
+    return (this.l?.regression ?? this.data.regression) ? "pearson" : "accuracy";
+  }
+
+  private read(file: string, requireLabel: boolean): Table & { rows: FileRow[] } {
+    const t = readTable(file, { textColumn: this.data.textColumn, textPairColumn: this.data.textPairColumn, labelColumn: this.data.labelColumn, requireLabel });
+    return { ...t, rows: t.rows.map((r) => ({ ...r, file })) };
   }
 
   /** Reads the training file (and the validation file or split) once; the label set comes from the training rows. */
@@ -80,17 +87,17 @@ export class TextClassificationTask implements Task<TableRow, SentenceFeature, S
     return this.l!;
   }
 
-  trainSplit(): Split<TableRow> {
+  trainSplit(): Split<FileRow> {
     this.load();
     return this.train!;
   }
 
-  devSplits(): Split<TableRow>[] {
+  devSplits(): Split<FileRow>[] {
     this.load();
     return [this.dev!];
   }
 
-  split(name: string): Split<TableRow> {
+  split(name: string): Split<FileRow> {
     const file = name === "dev" || name === "validation" ? this.data.validationFile : name === "test" ? this.data.testFile : name;
     if (!file) throw new Error(`no ${name} file: give --${name === "test" ? "test" : "validation"}-file FILE`);
     const t = this.read(file, false);
@@ -117,13 +124,13 @@ export class TextClassificationTask implements Task<TableRow, SentenceFeature, S
     return { ...officialLrAndDecay(cfg), epochs: 3, maxSeqLength: FINETUNE_MAX_SEQ_LENGTH };
   }
 
-  featurize(tokenizer: WordPieceTokenizer, examples: readonly TableRow[], maxSeqLength: number): Promise<SentenceFeature[]> {
+  featurize(tokenizer: WordPieceTokenizer, examples: readonly FileRow[], maxSeqLength: number): Promise<SentenceFeature[]> {
     const l = this.labels();
     return featurizeSentences(tokenizer, examples, maxSeqLength, (e) => {
-      const r = e as TableRow;
+      const r = e as FileRow;
       // unlabelled rows (prediction), and labels the model does not know (scored as wrong), get no class id
       if (r.label === undefined || (!l.regression && !l.labels.includes(r.label))) return NaN;
-      return sentenceLabelId(l, r.label, `line ${r.line}`);
+      return sentenceLabelId(l, r.label, `${r.file}:${r.line}`);
     });
   }
 
@@ -139,9 +146,9 @@ export class TextClassificationTask implements Task<TableRow, SentenceFeature, S
     return decodeSentences(outputs, this.labels());
   }
 
-  score(examples: readonly TableRow[], predictions: readonly SentencePrediction[]): Scores {
+  score(examples: readonly FileRow[], predictions: readonly SentencePrediction[]): Scores {
     const unlabelled = examples.findIndex((e) => e.label === undefined);
-    if (unlabelled >= 0) throw new Error(`line ${examples[unlabelled].line} has no label: nothing to score against`);
+    if (unlabelled >= 0) throw new Error(`${examples[unlabelled].file}:${examples[unlabelled].line}: no label: nothing to score against`);
     if (this.labels().regression) {
       const p = predictions.map(Number), y = examples.map((e) => Number(e.label));
       let mse = 0;
@@ -158,7 +165,7 @@ export class TextClassificationTask implements Task<TableRow, SentenceFeature, S
     return `${basename(split).replace(/\.[^.]*$/, "")}_predictions.tsv`;
   }
 
-  writePredictions(out: string, split: Split<TableRow>, predictions: readonly SentencePrediction[], decimals = 3): string {
+  writePredictions(out: string, split: Split<FileRow>, predictions: readonly SentencePrediction[], decimals = 3): string {
     let file = out;
     if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, this.predictionFileName(split.name));
     writePredictions(file, predictionRows(split.examples.map((e, i) => ({ guid: String(i), index: i, textA: e.textA })), predictions as (string | number)[]), { decimals });

@@ -16,15 +16,15 @@
  * conlleval counts them), so the dev metrics equal `electra score` on `electra predict`'s output: entity
  * precision / recall / F1 overall and per type, and token accuracy. The label set is the training file's.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { labelSet, readTagged, tagScheme, writeConllPredictions, type TaggedFile, type TaggedSentence } from "../data/conll.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
-import { ConllEvaluator, type ConllScore } from "../metrics/conll.js";
+import { ConllEvaluator, scoreConllText, type ConllScore } from "../metrics/conll.js";
 import type { ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
 import { crossEntropyLoss, type LossResult } from "../model/losses.js";
-import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "../train/hyperparameters.js";
+import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "./hyperparameters.js";
 import { capSplit, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 export interface TokenFeature extends Feature {
@@ -159,7 +159,8 @@ export class TokenClassificationTask implements Task<TaggedSentence, TokenFeatur
         e.words.forEach((_, w) => {
           let p: ArrayLike<number> = pieces[k++];
           if (p.length === 0) p = [tokenizer.unkId];
-          if (ids.length + p.length > budget && ids.length > 0 && p.length <= budget) flush();
+          // a word that does not fit starts a new window; one longer than a window starts one too when this is full
+          if (ids.length > 0 && (ids.length === budget || (ids.length + p.length > budget && p.length <= budget))) flush();
           firstPos.push(ids.length + 1);
           words.push(w);
           labs.push(labelId.get(e.tags[w]) ?? -100);
@@ -231,6 +232,16 @@ export class TokenClassificationTask implements Task<TaggedSentence, TokenFeatur
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, writeConllPredictions(split.examples, predictions));
     return file;
+  }
+
+  /** conlleval's metrics of a `word ... gold predicted` file (any tagger's output), as fractions. */
+  scoreFile(predictionsFile: string): Record<string, unknown> {
+    const s = scoreConllText(readFileSync(predictionsFile, "utf8"), predictionsFile);
+    const { metrics } = conllMetrics(s);
+    return {
+      precision: metrics.precision, recall: metrics.recall, f1: metrics.f1, accuracy: metrics.accuracy, tokens: s.tokens, phrases: s.phrases,
+      found: s.found, correct: s.correct, per_type: s.per_type,
+    };
   }
 
   describe(): Record<string, unknown> {

@@ -25,7 +25,7 @@ import { createTask } from "../tasks/registry.js";
 import type { DataOptions, Feature, Split, Task } from "../tasks/task.js";
 import {
   FINETUNE_BATCH_SIZE, FINETUNE_CLIP_NORM, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY, median, modelSize,
-} from "./hyperparameters.js";
+} from "../tasks/hyperparameters.js";
 import { initHead, loadTaskModel, modelForStart, pretrainedStart, randomStart, saveTaskModel } from "./model-folder.js";
 import { learningRate } from "./pretrain.js";
 import { Trainer } from "./trainer.js";
@@ -340,6 +340,7 @@ async function runModel(o: EvaluateOptions & { split: string }) {
   const maxSeqLength = o.maxSeqLength ?? Math.min(task.defaults(lm.config).maxSeqLength, lm.config.max_position_embeddings);
   check(maxSeqLength <= lm.config.max_position_embeddings, `--max-seq-length ${maxSeqLength} exceeds the model's max_position_embeddings ${lm.config.max_position_embeddings}`);
   const split = task.split(o.split);
+  if (split.examples.length === 0) throw new Error(`${split.name}: no examples`);
   const s = await featurized(task, lm.tokenizer, split, maxSeqLength);
   const trainer = new Trainer(lm.model, task);
   const preds = predictionsOf(trainer, task, s, o.batchSize ?? 64, lm.tokenizer.padId);

@@ -102,10 +102,7 @@ export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTa
     const has = folder.config.architectures?.join(", ") ?? "no architectures";
     throw new Error(`${d} holds ${has}; ${task.displayName} needs a fine-tuned ${task.architecture}: fine-tune one with \`electra finetune --task ${task.name}\``);
   }
-  const config: ElectraConfig = { ...folder.config };
-  if (arch.name === "ElectraForSequenceClassification" && !config.classifier_head) {
-    config.classifier_head = folder.tensors.has("classifier.dense.weight") ? "hf" : "official";
-  }
+  const config: ElectraConfig = arch.completeConfig?.(folder.config, (n) => folder.tensors.has(n)) ?? { ...folder.config };
   const labelNote = task.useModel(config, d);
   const model = createModel(arch.name, config);
   loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });

@@ -5,12 +5,13 @@
  * training. The trainer knows no task by name: the task turns a batch's logits into a loss, and head outputs
  * into predictions.
  */
-import { evalBatches, padBatch } from "../data/batching.js";
+import { padBatch } from "../data/batching.js";
 import { RunContext } from "../model/encoder.js";
 import type { ElectraModel } from "../model/head.js";
 import type { ParamStore } from "../model/params.js";
+import { featureOutputs } from "../tasks/outputs.js";
 import type { Feature, Task } from "../tasks/task.js";
-import { FINETUNE_CLIP_NORM, FINETUNE_WEIGHT_DECAY } from "./hyperparameters.js";
+import { FINETUNE_CLIP_NORM, FINETUNE_WEIGHT_DECAY } from "../tasks/hyperparameters.js";
 import { AdamW, clipGradNorm } from "./optimizer.js";
 
 export interface TrainerOptions {
@@ -69,41 +70,8 @@ export class Trainer<F extends Feature> {
     return { loss: r.loss, gradNorm, tokens };
   }
 
-  /**
-   * The head's outputs for each feature (dropout off), in feature order: its rows back to back, each row's values
-   * (per-position heads: its real positions only) as Task.decode takes them.
-   */
+  /** The head's outputs for each feature (dropout off), as Task.decode takes them (src/tasks/outputs.ts). */
   outputs(features: readonly F[], batchSize = 64, padId = 0): Float32Array[] {
-    const { perPosition, width } = this.task.outputLayout(this.model.cfg);
-    const out: Float32Array[] = new Array(features.length);
-    // batches hold whole features; a feature's length is its longest row
-    const lengths = features.map((f) => Math.max(...f.rows.map((r) => r.ids.length)));
-    const perBatch = Math.max(1, Math.floor(batchSize / Math.max(1, features[0]?.rows.length ?? 1)));
-    for (const idx of evalBatches(lengths, perBatch)) {
-      this.evalCtx.arena.reset();
-      const fs = idx.map((i) => features[i]);
-      const { batch, lengths: rowLen } = padBatch(rowsOf(fs), padId);
-      const { logits } = this.model.forward(this.evalCtx, batch);
-      let row = 0;
-      fs.forEach((f, j) => {
-        const parts: Float32Array[] = [];
-        for (let r = 0; r < f.rows.length; r++, row++) {
-          if (perPosition) parts.push(logits.slice(row * batch.T * width, (row * batch.T + rowLen[row]) * width));
-          else parts.push(logits.slice(row * width, (row + 1) * width));
-        }
-        out[idx[j]] = parts.length === 1 ? parts[0] : concat(parts);
-      });
-    }
-    return out;
+    return featureOutputs(this.model, this.evalCtx, features, this.task.outputLayout(this.model.cfg), batchSize, padId);
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

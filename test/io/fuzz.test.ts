@@ -12,21 +12,12 @@ import { buildZip, readPytorchBin, serializePytorchLegacy, serializePytorchZip }
 import { parseSafetensors, serializeSafetensors } from "../../src/io/safetensors.js";
 import { buildSSTable, encodeTfStrings, parseTfIndex, readSSTable, readTfTensors, snappyCompress, snappyDecompress, writeTfCheckpoint } from "../../src/io/tf-bundle.js";
 import type { TensorData } from "../../src/io/tensor-data.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 const FIXTURES = "../shared/reference/fixtures";
 const TF = "../shared/data/tf-checkpoints";
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const INTERESTING = [0x00, 0xff, 0x7f, 0x80, 0x01, 0xfe, 0x40];
 

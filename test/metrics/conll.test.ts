@@ -23,6 +23,7 @@ import {
   startOfChunk,
   type ConllScore,
 } from "../../src/metrics/conll.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 const SHARED = path.resolve(process.cwd(), "../shared");
 const SCRIPT = path.resolve(process.cwd(), "../shared/data/scorers/conlleval/conlleval");
@@ -174,16 +175,6 @@ function check(name: string, text: string): ConllScore {
 // ---------------------------------------------------------------------------------------------
 // Data generation (deterministic).
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Sentence {
   words: string[][]; // the columns kept before the tags

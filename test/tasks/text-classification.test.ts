@@ -83,6 +83,10 @@ test("JSONL with --validation-split, TSV with named columns, and a regression", 
   assert.ok("spearman" in reg.median && "mse" in reg.median);
   const cfg = JSON.parse(readFileSync(join(tmp, "reg-run", "model", "config.json"), "utf8"));
   assert.equal(cfg.num_labels, 1);
+  // evaluate without --regression: the loaded one-output model is a regression, and its main metric says so
+  const ev = await runEvaluate({ task: "text-classification", model: join(tmp, "reg-run"), validationFile: tsv, textColumn: "q", textPairColumn: "a", labelColumn: "score", batchSize: 64, maxSeqLength: 32 });
+  assert.equal(ev.main_metric, "pearson");
+  assert.equal(ev.main, ev.metrics.pearson);
   await assert.rejects(runFinetune({ ...base, task: "text-classification", trainFile: jl, validationSplit: 0.25, regression: true, out: join(tmp, "x"), epochs: 1 }, true),
     /--regression needs numeric labels/);
   await assert.rejects(runFinetune({ ...base, task: "text-classification", trainFile: jl, out: join(tmp, "x"), epochs: 1 }, true), /--validation-split 0\.1/);

@@ -90,6 +90,20 @@ test("a sentence longer than the window is cut at word boundaries; a word longer
   assert.deepEqual(preds[0], s.tags);
 });
 
+test("a word longer than the window right after a full window: its label on its own first piece, not on [SEP]", { skip: noData }, async () => {
+  const t = taskWith(["O", "B-X"]);
+  const s: TaggedSentence = { words: ["a", "b", "c", "antidisestablishmentarianism"], tags: ["O", "O", "O", "B-X"], line: 1 };
+  const fs = await t.featurize(tok(), [s], 5);
+  for (const f of fs) {
+    for (const p of f.firstPos) assert.ok(p >= 1 && p <= f.rows[0].ids.length - 2, `first piece at ${p} of ${f.rows[0].ids.length}`);
+    const sep = f.rows[0].ids.length - 1;
+    assert.equal(f.labels[sep], -100, "no label on [SEP]");
+  }
+  assert.deepEqual(fs.flatMap((f) => Array.from(f.words)), [0, 1, 2, 3]);
+  const w3 = fs.find((f) => f.words.includes(3))!;
+  assert.equal(w3.labels[w3.firstPos[w3.words.indexOf(3)]], 1);
+});
+
 let nerOut = "";
 test("fine-tuning NER on a slice of CoNLL-2003: metrics.json, dev predictions conlleval reads, a Hugging Face token classifier", { skip: noData }, async () => {
   nerOut = join(tmp, "ner");
@@ -194,6 +208,11 @@ test("NER inference: entities with character offsets, every aggregation, the ner
   const toks = (await short.ner([long], { aggregation: "none", ignoreLabels: [] }))[0];
   assert.equal(toks.length, 80, "every token of the long text gets a label");
   assert.equal((toks[79] as { start: number }).start, long.length - 5);
+  // windows are cut between words: a word split into pieces stays one word under "first"
+  const words = Array.from({ length: 12 }, () => "Kazakhstani").join(" ");
+  const ents = (await short.ner([words], { aggregation: "first", ignoreLabels: [] }))[0];
+  assert.equal(ents.length > 0 ? ents.map((e) => words.slice(e.start!, e.end!)).join(" ").split(/\s+/).filter((w) => w !== "Kazakhstani").length : 0, 0,
+    JSON.stringify(ents.map((e) => [e.start, e.end])));
   // serve
   const server = new ElectraServer(m, { port: 0, maxWaitMs: 1 });
   const port = await server.listen();

@@ -15,7 +15,7 @@ import { evaluateCommand, finetuneCommand, predictCommand, runEvaluate, runFinet
 import { bucketedBatches, padBatch } from "../../src/data/batching.js";
 import { GlueTaskOnSeam } from "../../src/tasks/glue.js";
 import { createTask } from "../../src/tasks/registry.js";
-import { layerLearningRate, median, officialLayerDepth } from "../../src/train/hyperparameters.js";
+import { layerLearningRate, median, officialLayerDepth } from "../../src/tasks/hyperparameters.js";
 import { loadTaskModel } from "../../src/train/model-folder.js";
 import { Trainer } from "../../src/train/trainer.js";
 import { sharedPath, skipUnless } from "../helpers/paths.js";
