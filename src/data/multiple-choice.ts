@@ -55,14 +55,13 @@
  * follows where there is one, e.g. `copa-dev.xml:41: item 7: …`), or `file: what` for whole-file
  * errors (empty file, no examples, no header, unknown extension).
  *
- * This module depends on node built-ins, fast-xml-parser and csv-parse only.
+ * This module depends on node built-ins, fast-xml-parser and csv-parse (through delimited.ts) only.
  */
 import { readFileSync } from "node:fs";
-import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { parse as parseCsv } from "csv-parse/sync";
 import { FileFormatError } from "./format-error.js";
+import { checkUtf8, hasBom, lineAt, newlineOffsets, readDelimitedRecords, type DelimitedRecord } from "./delimited.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -166,50 +165,13 @@ export function numChoices(examples: readonly ChoiceExample[]): number {
 // Shared helpers
 // ---------------------------------------------------------------------------------------------
 
-/** Offsets of every "\n" in a string or buffer, ascending. */
-function newlineOffsets(data: string | Buffer): number[] {
-  const out: number[] = [];
-  if (typeof data === "string") {
-    for (let i = data.indexOf("\n"); i !== -1; i = data.indexOf("\n", i + 1)) out.push(i);
-  } else {
-    for (let i = data.indexOf(0x0a); i !== -1; i = data.indexOf(0x0a, i + 1)) out.push(i);
-  }
-  return out;
-}
-
-/** 1-based line of the character (or byte) at `offset`, given the newline offsets. */
-function lineAt(nl: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = nl.length; // count of newlines strictly before offset
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (nl[mid]! < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo + 1;
-}
-
 /** Reads a file as bytes, checks it is UTF-8 (naming the first bad line) and not empty. */
 function readBytes(file: string): Buffer {
   const buf = readFileSync(file);
-  if (!isUtf8(buf)) {
-    let start = 0;
-    for (let line = 1; ; line++) {
-      const nlAt = buf.indexOf(0x0a, start);
-      const end = nlAt === -1 ? buf.length : nlAt;
-      if (!isUtf8(buf.subarray(start, end))) throw new ChoiceFormatError(file, line, "invalid UTF-8");
-      if (nlAt === -1) break;
-      start = nlAt + 1;
-    }
-    throw new ChoiceFormatError(file, undefined, "invalid UTF-8");
-  }
+  checkUtf8(buf, (line, message) => new ChoiceFormatError(file, line, message));
   const body = hasBom(buf) ? buf.subarray(3) : buf;
   if (body.toString("utf8").trim() === "") throw new ChoiceFormatError(file, undefined, "empty file");
   return buf;
-}
-
-function hasBom(buf: Buffer): boolean {
-  return buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
 }
 
 function readText(file: string): string {
@@ -396,66 +358,17 @@ function copaItem(file: string, line: number, raw: unknown): ChoiceExample {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CSV / TSV records (csv-parse) with start lines
+// CSV / TSV records (delimited.ts) with start lines
 // ---------------------------------------------------------------------------------------------
-
-interface DelimitedRecord {
-  fields: string[];
-  /** 1-based line where the record starts. */
-  line: number;
-}
-
-interface CsvRecordInfo {
-  record: string[];
-  info: { bytes: number };
-}
-
-/** First byte at or after `offset` that does not begin an empty line (LF or CRLF). */
-function skipEmptyLines(buf: Buffer, offset: number): number {
-  let i = offset;
-  for (;;) {
-    if (buf[i] === 0x0a) i += 1;
-    else if (buf[i] === 0x0d && buf[i + 1] === 0x0a) i += 2;
-    else return i;
-  }
-}
 
 /** All records (header first) with their start lines; quoting errors name the record's line. */
 function readDelimited(file: string, buf: Buffer, delimiter: "," | "\t"): DelimitedRecord[] {
-  const nl = newlineOffsets(buf);
-  let lastEnd = hasBom(buf) ? 3 : 0; // byte offset just past the last record parsed without error
-  let parsed: CsvRecordInfo[];
-  try {
-    parsed = parseCsv(buf, {
-      bom: true,
-      delimiter,
-      quote: delimiter === "," ? '"' : false,
-      record_delimiter: ["\r\n", "\n"],
-      skip_empty_lines: true,
-      relax_column_count: true, // field counts are checked below, with the row's line
-      info: true,
-      on_record: (record, context) => {
-        lastEnd = context.bytes;
-        return record;
-      },
-    }) as unknown as CsvRecordInfo[];
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (typeof err.code !== "string" || (!err.code.startsWith("CSV_") && err.code !== "INVALID_OPENING_QUOTE")) throw e;
-    const line = lineAt(nl, skipEmptyLines(buf, lastEnd));
-    const msg =
-      err.code === "CSV_QUOTE_NOT_CLOSED"
-        ? "a quoted field opened in this row is never closed"
-        : err.message.replace(/\s+(at|on) line \d+/g, "").replace(/\s*[\r\n]+\s*/g, " ");
-    throw new ChoiceFormatError(file, line, msg);
-  }
-  const out: DelimitedRecord[] = [];
-  let prevEnd = hasBom(buf) ? 3 : 0;
-  for (const r of parsed) {
-    out.push({ fields: r.record, line: lineAt(nl, skipEmptyLines(buf, prevEnd)) });
-    prevEnd = r.info.bytes;
-  }
-  return out;
+  return readDelimitedRecords(buf, {
+    delimiter,
+    quote: delimiter === ",",
+    relaxColumnCount: true, // field counts are checked in headerAndRows, with the row's line
+    makeError: (line, message) => new ChoiceFormatError(file, line, message),
+  });
 }
 
 /** Splits off the header: column name → index (names trimmed, distinct); rows checked for width. */

@@ -37,13 +37,12 @@
  * missing label when `requireLabel`, a wrong field count, a quoting error, a JSON line that is not
  * an object, a text that is not a string. An empty file or a header without rows names the file.
  *
- * This module depends on node built-ins and csv-parse only.
+ * This module depends on node built-ins and csv-parse (through delimited.ts) only.
  */
 import { readFileSync } from "node:fs";
-import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
 import { FileFormatError } from "./format-error.js";
-import { parse as parseCsv } from "csv-parse/sync";
+import { checkUtf8, readDelimitedRecords } from "./delimited.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -106,35 +105,6 @@ export function tableFormatOf(file: string): TableFormat | undefined {
   }
 }
 
-/** Offsets of every LF in `buf`, for turning byte offsets into line numbers. */
-function newlineOffsets(buf: Buffer): number[] {
-  const out: number[] = [];
-  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) out.push(i);
-  return out;
-}
-
-/** 1-based line of byte `offset`, given the LF offsets. */
-function lineAt(nl: readonly number[], offset: number): number {
-  let lo = 0;
-  let hi = nl.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (nl[mid]! < offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo + 1;
-}
-
-/** Moves past empty lines (LF or CRLF) starting at `offset`: where the next record starts. */
-function skipEmptyLines(buf: Buffer, offset: number): number {
-  let o = offset;
-  for (;;) {
-    if (buf[o] === 0x0a) o += 1;
-    else if (buf[o] === 0x0d && buf[o + 1] === 0x0a) o += 2;
-    else return o;
-  }
-}
-
 function readBuffer(file: string): Buffer {
   let buf: Buffer;
   try {
@@ -142,16 +112,7 @@ function readBuffer(file: string): Buffer {
   } catch (e) {
     throw new TableFormatError(file, undefined, `cannot read file (${(e as Error).message})`);
   }
-  if (!isUtf8(buf)) {
-    const nl = newlineOffsets(buf);
-    let start = 0;
-    for (let i = 0; i <= nl.length; i++) {
-      const end = i < nl.length ? nl[i]! : buf.length;
-      if (!isUtf8(buf.subarray(start, end))) throw new TableFormatError(file, i + 1, "invalid UTF-8");
-      start = end + 1;
-    }
-    throw new TableFormatError(file, undefined, "invalid UTF-8");
-  }
+  checkUtf8(buf, (line, message) => new TableFormatError(file, line, message));
   return buf;
 }
 
@@ -166,64 +127,24 @@ interface RawTable {
   records: RawRecord[];
 }
 
-function hasBom(buf: Buffer): boolean {
-  return buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
-}
-
-interface CsvRecordInfo {
-  record: string[];
-  info: { bytes: number };
-}
-
 function readDelimited(file: string, buf: Buffer, format: "csv" | "tsv"): RawTable {
-  const nl = newlineOffsets(buf);
-  let parsed: CsvRecordInfo[];
-  let lastEnd = 0; // byte offset just past the last record parsed without error
-  try {
-    parsed = parseCsv(buf, {
-      bom: true,
-      delimiter: format === "csv" ? "," : "\t",
-      quote: format === "csv" ? '"' : false,
-      record_delimiter: ["\r\n", "\n"],
-      skip_empty_lines: true,
-      relax_column_count: false,
-      info: true,
-      on_record: (record, context) => {
-        lastEnd = context.bytes;
-        return record;
-      },
-    }) as unknown as CsvRecordInfo[];
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    if (typeof err.code !== "string" || (!err.code.startsWith("CSV_") && err.code !== "INVALID_OPENING_QUOTE")) throw e;
-    // The failing record starts after the last good one and any empty lines (csv-parse's own
-    // line count is where it stopped reading, and counts CRLF inside quotes twice).
-    const start = lastEnd === 0 && hasBom(buf) ? 3 : lastEnd;
-    const line = lineAt(nl, skipEmptyLines(buf, start));
-    let msg: string;
-    const m = /expect (\d+), got (\d+)/.exec(err.message);
-    if (err.code === "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH" && m) {
-      msg = `expected ${m[1]} fields (as in the header), found ${m[2]}`;
-    } else if (err.code === "CSV_QUOTE_NOT_CLOSED") {
-      msg = "a quoted field opened in this row is never closed";
-    } else {
-      // csv-parse's own wording, without its line count (which points at the row's last line).
-      msg = err.message.replace(/\s+(at|on) line \d+/g, "").replace(/[\r\n]+/g, " ");
-    }
-    throw new TableFormatError(file, line, msg);
-  }
-  if (parsed.length === 0) throw new TableFormatError(file, undefined, "empty file");
-  const headerLine = lineAt(nl, skipEmptyLines(buf, hasBom(buf) ? 3 : 0));
-  const columns = parsed[0]!.record.map((c) => c.trim());
-  checkDistinct(file, headerLine, columns);
+  const parsed = readDelimitedRecords(buf, {
+    delimiter: format === "csv" ? "," : "\t",
+    quote: format === "csv",
+    relaxColumnCount: false, // a row of another width is an error at its line
+    makeError: (line, message) => new TableFormatError(file, line, message),
+  });
+  const head = parsed[0];
+  if (head === undefined) throw new TableFormatError(file, undefined, "empty file");
+  const columns = head.fields.map((c) => c.trim());
+  checkDistinct(file, head.line, columns);
   if (parsed.length === 1) throw new TableFormatError(file, undefined, "no data rows (header only)");
   const records: RawRecord[] = [];
   for (let r = 1; r < parsed.length; r++) {
-    const start = skipEmptyLines(buf, parsed[r - 1]!.info.bytes);
     const values = new Map<string, unknown>();
-    const rec = parsed[r]!.record;
-    for (let c = 0; c < columns.length; c++) values.set(columns[c]!, rec[c]);
-    records.push({ values, line: lineAt(nl, start) });
+    const rec = parsed[r]!;
+    for (let c = 0; c < columns.length; c++) values.set(columns[c]!, rec.fields[c]);
+    records.push({ values, line: rec.line });
   }
   return { columns, records };
 }

@@ -160,9 +160,11 @@ const CASE_IGNORABLE = /^\p{Case_Ignorable}$/u;
 /** Characters whose case handling differs from the Unicode 14 tables when lowering whole strings. */
 const SIGMA_SENSITIVE = /[\u0295\u{1171e}]/u;
 
-function isUnassigned14(ch: string): boolean {
+/** Whether the code point `ch` was unassigned (Cn) in Unicode 14.0.0, the data of CPython 3.11. */
+export function isUnassignedInUnicode14(ch: string): boolean {
   return CN14_ONE.test(ch);
 }
+const isUnassigned14 = isUnassignedInUnicode14;
 
 /** Cased (Lowercase or Uppercase or Lt) in Unicode 14.0.0. */
 function isCased14(ch: string): boolean {
