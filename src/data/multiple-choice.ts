@@ -421,20 +421,19 @@ export function splitOpenBookQaChoices(s: string): string[] | undefined {
   return out;
 }
 
+/** A lookup of a header's column by name that throws, naming the format's columns and the file's, when it is absent. */
+function requiredColumn(file: string, columns: ReadonlyMap<string, number>, header: readonly string[], layout: string): (name: string) => number {
+  return (name) => {
+    const i = columns.get(name);
+    if (i === undefined) throw new ChoiceFormatError(file, undefined, `no ${JSON.stringify(name)} column (${layout}; found ${listColumns(header)})`);
+    return i;
+  };
+}
+
 /** Reads OpenBookQA's TSV (see the module comment). */
 export function readOpenBookQa(file: string): ChoiceExample[] {
   const { columns, header, rows } = headerAndRows(file, readDelimited(file, readBytes(file), "\t"));
-  const need = (name: string): number => {
-    const i = columns.get(name);
-    if (i === undefined) {
-      throw new ChoiceFormatError(
-        file,
-        undefined,
-        `no ${JSON.stringify(name)} column (OpenBookQA TSV: ID, Question Stem, Choices, Complete Question, Answer Key; found ${listColumns(header)})`,
-      );
-    }
-    return i;
-  };
+  const need = requiredColumn(file, columns, header, "OpenBookQA TSV: ID, Question Stem, Choices, Complete Question, Answer Key");
   const idCol = need("ID");
   const stemCol = need("Question Stem");
   const choicesCol = need("Choices");
@@ -477,17 +476,7 @@ export function readOpenBookQa(file: string): ChoiceExample[] {
 /** Reads SWAG's CSV (see the module comment). */
 export function readSwag(file: string): ChoiceExample[] {
   const { columns, header, rows } = headerAndRows(file, readDelimited(file, readBytes(file), ","));
-  const need = (name: string): number => {
-    const i = columns.get(name);
-    if (i === undefined) {
-      throw new ChoiceFormatError(
-        file,
-        undefined,
-        `no ${JSON.stringify(name)} column (SWAG CSV: ,video-id,fold-ind,startphrase,sent1,sent2,gold-source,ending0,…,label; found ${listColumns(header)})`,
-      );
-    }
-    return i;
-  };
+  const need = requiredColumn(file, columns, header, "SWAG CSV: ,video-id,fold-ind,startphrase,sent1,sent2,gold-source,ending0,…,label");
   const sent1 = need("sent1");
   const sent2 = need("sent2");
   const endingNumbers = header

@@ -28,6 +28,7 @@ import {
   readSquadDataset,
   scoreV2,
 } from "../../src/metrics/squad.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 const SCORERS = path.resolve(process.cwd(), "../shared/data/scorers/squad");
 const SCRIPT_V1 = path.join(SCORERS, "evaluate-v1.1.py");
@@ -120,16 +121,6 @@ function scriptResult(name: string, script: string, dataFile: string, prediction
 // ---------------------------------------------------------------------------------------------
 // Generated predictions
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const UNICODE_ONLY = [
   "Σίσυφος", "ΟΔΟΣ ΣΑΣ", "thé", "é a the", "ça va", "日本語", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "ǅemal", "İstanbul", "STRAẞE",
