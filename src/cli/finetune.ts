@@ -169,7 +169,7 @@ const TASKS = tasksHelp();
 
 export function finetuneCommand(): Command {
   const cmd = new Command("finetune")
-    .description("fine-tune ELECTRA on a task (official recipe): GLUE, NER / chunking, or your own files; score the dev set after each epoch, keep the best")
+    .description("fine-tune ELECTRA on a task (official recipe): GLUE, NER / chunking, SQuAD, multiple choice, or your own files; score the dev set after each epoch, keep the best")
     .requiredOption("--task <name>", `the task: ${TASKS}`);
   withDataOptions(cmd, "finetune");
   return cmd
@@ -255,7 +255,7 @@ export async function runPredict(o: PredictCliOptions): Promise<PredictResult> {
 
 export function predictCommand(): Command {
   const cmd = new Command("predict")
-    .description("write a fine-tuned model's predictions: the GLUE submission format (index<TAB>prediction), CoNLL text (word gold predicted) for token tasks")
+    .description("write a fine-tuned model's predictions: the GLUE submission format (index<TAB>prediction), CoNLL text (word gold predicted) for token tasks, predictions.json + nbest_predictions.json for SQuAD, index<TAB>choice for multiple choice")
     .requiredOption("--task <name>", `the task: ${TASKS}; ax (the diagnostic set) takes an MNLI model`)
     .requiredOption("--model <dir>", "a fine-tuned Hugging Face folder, or a finetune --out folder");
   withDataOptions(cmd, "predict");
