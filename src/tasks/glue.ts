@@ -4,8 +4,6 @@
  * per-task settings: 10 epochs for RTE and STS-B (3 otherwise); MRPC and STS-B train on both sentence orders
  * (double_unordered); STS-B is a regression on score / 5; AX is predicted with an MNLI model.
  */
-import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
 import {
   getGlueTask, predictionRows, readGlueSplit, resolveSplit, writePredictions, type GlueExample, type GlueTask,
 } from "../data/glue.js";
@@ -19,7 +17,7 @@ import {
   classifierConfig, classNamesOf, decodeSentences, featurizeSentences, foldRegressionScale, sentenceLabelId, sentenceLayout, sentenceLoss,
   type SentenceFeature, type SentenceLabels, type SentencePrediction,
 } from "./sequence-classification.js";
-import type { DataOptions, Scores, Split, Task, TaskDefaults } from "./task.js";
+import { predictionsPath, type DataOptions, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 /** STS-B targets are score / REGRESSION_SCALE in training (official RegressionTask: (label - 0) / 5). */
 export const REGRESSION_SCALE = 5;
@@ -116,8 +114,7 @@ export class GlueTaskOnSeam implements Task<GlueExample, SentenceFeature, Senten
   }
 
   writePredictions(out: string, split: Split<GlueExample>, predictions: readonly SentencePrediction[], decimals = 3): string {
-    let file = out;
-    if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, this.predictionFileName(split.name));
+    const file = predictionsPath(out, this.predictionFileName(split.name));
     writePredictions(file, predictionRows(split.examples, predictions as (string | number)[]), { decimals });
     return file;
   }

@@ -6,8 +6,6 @@
  * the loss is the cross-entropy over an example's choices, the metric accuracy. Predictions:
  * `index<TAB>prediction` (the chosen choice's index; index = the example's position in its file).
  */
-import { existsSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
 import { predictionRows, writePredictions } from "../data/glue.js";
 import { readChoices, type ChoiceExample } from "../data/multiple-choice.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -16,7 +14,7 @@ import type { ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
 import { choiceLoss, type LossResult } from "../model/losses.js";
 import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "./hyperparameters.js";
-import { trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { namedSplitFile, predictionsPath, splitPredictionFileName, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 export interface ChoiceFeature extends Feature {
   /** the right choice, -100 when unlabelled */
@@ -87,8 +85,7 @@ export class MultipleChoiceTask implements Task<ChoiceExample, ChoiceFeature, nu
   }
 
   split(name: string): Split<ChoiceExample> {
-    const file = name === "dev" || name === "validation" ? this.data.validationFile : name === "test" ? this.data.testFile : name;
-    if (!file) throw new Error(`no ${name} file: give --${name === "test" ? "test" : "validation"}-file FILE`);
+    const file = namedSplitFile(name, this.data);
     const examples = this.read(file).slice(0, this.data.maxEvalExamples);
     return { name: file, suffix: "", examples, labelled: examples.every((e) => e.label !== undefined) };
   }
@@ -136,12 +133,11 @@ export class MultipleChoiceTask implements Task<ChoiceExample, ChoiceFeature, nu
   }
 
   predictionFileName(split: string): string {
-    return `${basename(split).replace(/\.[^.]*$/, "")}_predictions.tsv`;
+    return splitPredictionFileName(split, this.predictionExtension);
   }
 
   writePredictions(out: string, split: Split<ChoiceExample>, predictions: readonly number[]): string {
-    let file = out;
-    if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, this.predictionFileName(split.name));
+    const file = predictionsPath(out, this.predictionFileName(split.name));
     writePredictions(file, predictionRows(split.examples.map((e, i) => ({ guid: e.id, index: i, textA: e.context })), [...predictions]), { decimals: 0 });
     return file;
   }

@@ -6,13 +6,13 @@
 import { evalBatches, padBatch } from "../data/batching.js";
 import type { RunContext } from "../model/encoder.js";
 import type { ElectraModel } from "../model/head.js";
-import type { Feature, OutputLayout } from "./task.js";
+import { featureLength, type Feature, type OutputLayout } from "./task.js";
 
 export function featureOutputs(model: ElectraModel, ctx: RunContext, features: readonly Feature[], layout: OutputLayout, batchSize = 64, padId = 0): Float32Array[] {
   const { perPosition, width } = layout;
   const out: Float32Array[] = new Array(features.length);
   // batches hold whole features; a feature's length is its longest row
-  const lengths = features.map((f) => Math.max(...f.rows.map((r) => r.ids.length)));
+  const lengths = features.map(featureLength);
   const perBatch = Math.max(1, Math.floor(batchSize / Math.max(1, features[0]?.rows.length ?? 1)));
   for (const idx of evalBatches(lengths, perBatch)) {
     ctx.arena.reset();

@@ -18,8 +18,8 @@
  *
  * Offsets are code-point indices (the tokenizers package's and SQuAD's `answer_start`).
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { codePoints, readSquad, squadDataset, type SquadExample } from "../data/squad.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { evaluateV1, evaluateV2 } from "../metrics/squad.js";
@@ -28,7 +28,7 @@ import type { ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
 import { spanLoss, type LossResult } from "../model/losses.js";
 import { officialLrAndDecay } from "./hyperparameters.js";
-import { trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { predictionsPath, namedSplitFile, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 export const QA_MAX_SEQ_LENGTH = 384;
 export const QA_DOC_STRIDE = 128;
@@ -261,8 +261,7 @@ export class SquadTask implements Task<SquadExample, SpanFeature, SpanPrediction
   }
 
   split(name: string): Split<SquadExample> {
-    const file = name === "dev" || name === "validation" ? this.data.validationFile : name === "test" ? this.data.testFile : name;
-    if (!file) throw new Error(`no ${name} file: give --${name === "test" ? "test" : "validation"}-file FILE.json`);
+    const file = namedSplitFile(name, this.data, "FILE.json");
     const examples = readSquad(file).slice(0, this.data.maxEvalExamples);
     return { name: file, suffix: "", examples, labelled: true };
   }
@@ -313,8 +312,7 @@ export class SquadTask implements Task<SquadExample, SpanFeature, SpanPrediction
 
   /** predictions.json ({id: text}) at `out` (a folder: out/predictions.json), and nbest_predictions.json beside it. */
   writePredictions(out: string, split: Split<SquadExample>, predictions: readonly SpanPrediction[]): string {
-    let file = out;
-    if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, "predictions.json");
+    const file = predictionsPath(out, this.predictionFileName());
     mkdirSync(dirname(file), { recursive: true });
     const preds: Record<string, string> = {}, nbest: Record<string, unknown[]> = {};
     split.examples.forEach((e, i) => {

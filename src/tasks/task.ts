@@ -7,6 +7,8 @@
  * Data flows one way: files -> examples -> features (rows of token ids, with the alignment a decoder needs) ->
  * model (encoder + head) -> outputs per feature -> predictions per example -> scores / prediction files.
  */
+import { existsSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import type { Sequence } from "../data/batching.js";
 import { splitValidation } from "../data/split.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -89,8 +91,11 @@ export interface Task<Ex = unknown, F extends Feature = Feature, P = unknown> {
    */
   decode(outputs: readonly Float32Array[], features: readonly F[], examples: readonly Ex[]): P[];
   score(examples: readonly Ex[], predictions: readonly P[]): Scores;
-  /** Writes predictions in the task's file format; returns the file written (`out` may be a folder). */
-  writePredictions(out: string, split: Split<Ex>, predictions: readonly P[]): string;
+  /**
+   * Writes predictions in the task's file format; returns the file written (`out` may be a folder:
+   * predictionsPath). `decimals`: places of numeric predictions, where the format has any (default 3).
+   */
+  writePredictions(out: string, split: Split<Ex>, predictions: readonly P[], decimals?: number): string;
   /** The default file name of a split's predictions inside a folder. */
   predictionFileName(split: string): string;
   /** the extension of its prediction files (".tsv", ".txt"): fine-tuning writes OUT/dev_predictions + this */
@@ -165,6 +170,31 @@ export function trainAndValidation<Ex>(trainFile: string, train: Ex[], devFile: 
     train: capSplit({ name: trainFile, suffix: "", examples: trainEx, labelled: true }, data.maxTrainExamples),
     dev: capSplit({ name: devName, suffix: "", examples: devEx, labelled: true }, data.maxEvalExamples),
   };
+}
+
+/** A feature's length for batching: its longest row. */
+export function featureLength(f: Feature): number {
+  return Math.max(...f.rows.map((r) => r.ids.length));
+}
+
+/** The file `out` names: itself, or, for an existing folder or a path ending in "/", `fileName` inside it. */
+export function predictionsPath(out: string, fileName: string): string {
+  return out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory()) ? join(out, fileName) : out;
+}
+
+/** The default prediction file name of a split read from a file: `valid.txt` -> `valid_predictions` + ext. */
+export function splitPredictionFileName(split: string, ext: string): string {
+  return `${basename(split).replace(/\.[^.]*$/, "")}_predictions${ext}`;
+}
+
+/**
+ * The file of a split of a file-based task: "dev" / "validation" -> --validation-file, "test" -> --test-file,
+ * anything else is a file name itself; throws naming the flag when it was not given.
+ */
+export function namedSplitFile(name: string, data: DataOptions, example = "FILE"): string {
+  const file = name === "dev" || name === "validation" ? data.validationFile : name === "test" ? data.testFile : name;
+  if (!file) throw new Error(`no ${name} file: give --${name === "test" ? "test" : "validation"}-file ${example}`);
+  return file;
 }
 
 /** Applies a row cap (quick runs) to a split. */

@@ -7,8 +7,7 @@
  * F1; regression: Pearson (main), Spearman and mean squared error. Predictions: a TSV `index<TAB>prediction`
  * (index = the row's position in its file).
  */
-import { existsSync, statSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { predictionRows, writePredictions } from "../data/glue.js";
 import { isNumericColumn, labelsOf, readTable, type Table, type TableRow } from "../data/tabular.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -20,7 +19,7 @@ import {
   classifierConfig, classNamesOf, decodeSentences, featurizeSentences, sentenceLabelId, sentenceLayout, sentenceLoss,
   type SentenceFeature, type SentenceLabels, type SentencePrediction,
 } from "./sequence-classification.js";
-import { capSplit, trainAndValidation, type DataOptions, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { capSplit, namedSplitFile, predictionsPath, splitPredictionFileName, trainAndValidation, type DataOptions, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 /** Macro-averaged F1 over the gold and predicted classes (sklearn's f1_score(average="macro")). */
 export function macroF1(preds: readonly string[], gold: readonly string[]): number {
@@ -98,8 +97,7 @@ export class TextClassificationTask implements Task<FileRow, SentenceFeature, Se
   }
 
   split(name: string): Split<FileRow> {
-    const file = name === "dev" || name === "validation" ? this.data.validationFile : name === "test" ? this.data.testFile : name;
-    if (!file) throw new Error(`no ${name} file: give --${name === "test" ? "test" : "validation"}-file FILE`);
+    const file = namedSplitFile(name, this.data);
     const t = this.read(file, false);
     const examples = capSplit({ name: file, suffix: "", examples: t.rows, labelled: false }, this.data.maxEvalExamples).examples;
     return { name: file, suffix: "", examples, labelled: examples.length > 0 && examples.every((r) => r.label !== undefined) };
@@ -162,12 +160,11 @@ export class TextClassificationTask implements Task<FileRow, SentenceFeature, Se
   }
 
   predictionFileName(split: string): string {
-    return `${basename(split).replace(/\.[^.]*$/, "")}_predictions.tsv`;
+    return splitPredictionFileName(split, this.predictionExtension);
   }
 
   writePredictions(out: string, split: Split<FileRow>, predictions: readonly SentencePrediction[], decimals = 3): string {
-    let file = out;
-    if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, this.predictionFileName(split.name));
+    const file = predictionsPath(out, this.predictionFileName(split.name));
     writePredictions(file, predictionRows(split.examples.map((e, i) => ({ guid: String(i), index: i, textA: e.textA })), predictions as (string | number)[]), { decimals });
     return file;
   }

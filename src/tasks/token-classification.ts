@@ -16,8 +16,8 @@
  * conlleval counts them), so the dev metrics equal `electra score` on `electra predict`'s output: entity
  * precision / recall / F1 overall and per type, and token accuracy. The label set is the training file's.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { labelSet, readTagged, tagScheme, writeConllPredictions, type TaggedFile, type TaggedSentence } from "../data/conll.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { ConllEvaluator, scoreConllText, type ConllScore } from "../metrics/conll.js";
@@ -25,7 +25,7 @@ import type { ElectraConfig } from "../model/config.js";
 import type { Batch, RunContext } from "../model/encoder.js";
 import { crossEntropyLoss, type LossResult } from "../model/losses.js";
 import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "./hyperparameters.js";
-import { capSplit, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { capSplit, predictionsPath, splitPredictionFileName, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
 
 export interface TokenFeature extends Feature {
   /** row position of each labelled word's first sub-token, and that word's index in the sentence */
@@ -223,12 +223,11 @@ export class TokenClassificationTask implements Task<TaggedSentence, TokenFeatur
   }
 
   predictionFileName(split: string): string {
-    return `${basename(split).replace(/\.[^.]*$/, "")}_predictions.txt`;
+    return splitPredictionFileName(split, this.predictionExtension);
   }
 
   writePredictions(out: string, split: Split<TaggedSentence>, predictions: readonly TagPrediction[]): string {
-    let file = out;
-    if (out.endsWith("/") || (existsSync(out) && statSync(out).isDirectory())) file = join(out, this.predictionFileName(split.name));
+    const file = predictionsPath(out, this.predictionFileName(split.name));
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, writeConllPredictions(split.examples, predictions));
     return file;

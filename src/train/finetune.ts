@@ -22,7 +22,7 @@ import type { WordPieceTokenizer } from "../data/tokenizer.js";
 import { initParams } from "../model/params.js";
 import { getArchitecture } from "../model/registry.js";
 import { createTask } from "../tasks/registry.js";
-import type { DataOptions, Feature, Split, Task } from "../tasks/task.js";
+import { featureLength, type DataOptions, type Feature, type Split, type Task } from "../tasks/task.js";
 import {
   FINETUNE_BATCH_SIZE, FINETUNE_CLIP_NORM, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY, median, modelSize,
 } from "../tasks/hyperparameters.js";
@@ -201,7 +201,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     totalSteps = Math.min(totalSteps, o.maxSteps);
   }
   const warmup = Math.floor(totalSteps * warmupProportion);
-  const lengths = F.map((f) => Math.max(...f.rows.map((r) => r.ids.length)));
+  const lengths = F.map(featureLength);
 
   mkdirSync(o.out, { recursive: true });
   const modelDir = join(o.out, "model");
@@ -377,6 +377,6 @@ export interface PredictResult {
 /** Writes a saved model's predictions for a split in the task's format (GLUE submission TSV, CoNLL text, ...). */
 export async function predict(o: PredictOptions): Promise<PredictResult> {
   const r = await runModel(o);
-  const file = (r.task.writePredictions as (out: string, s: Split<unknown>, p: unknown[], decimals?: number) => string)(o.out, r.split, r.preds, o.decimals ?? 3);
+  const file = r.task.writePredictions(o.out, r.split, r.preds, o.decimals ?? 3);
   return { file, rows: r.split.examples.length, split: r.split.name, ...(r.lm.labelNote ? { label_note: r.lm.labelNote } : {}) };
 }
