@@ -30,9 +30,10 @@
  * This module depends on node built-ins only.
  */
 import { readFileSync } from "node:fs";
-import { isUtf8 } from "node:buffer";
 import { extname } from "node:path";
+import { checkUtf8 } from "./delimited.js";
 import { FileFormatError } from "./format-error.js";
+import { describeJson, jsonObjectLine } from "./jsonl.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -100,9 +101,7 @@ function readLines(file: string): string[] {
     throw new TaggedFormatError(file, undefined, `cannot read file (${(e as Error).message})`);
   }
   if (buf.length === 0) throw new TaggedFormatError(file, undefined, "empty file");
-  if (!isUtf8(buf)) {
-    throw new TaggedFormatError(file, firstInvalidUtf8Line(buf), "invalid UTF-8");
-  }
+  checkUtf8(buf, (line, message) => new TaggedFormatError(file, line, message));
   let text = buf.toString("utf8");
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const lines = text.split("\n");
@@ -111,20 +110,6 @@ function readLines(file: string): string[] {
     if (l.endsWith("\r")) lines[i] = l.slice(0, -1);
   }
   return lines;
-}
-
-/** 1-based number of the first line (LF-separated) that is not valid UTF-8. */
-function firstInvalidUtf8Line(buf: Buffer): number {
-  let start = 0;
-  let line = 1;
-  while (start <= buf.length) {
-    let end = buf.indexOf(0x0a, start);
-    if (end < 0) end = buf.length;
-    if (!isUtf8(buf.subarray(start, end))) return line;
-    start = end + 1;
-    line++;
-  }
-  return line;
 }
 
 const FIELD_SEP = /[ \t]+/;
@@ -227,11 +212,6 @@ export function readConll(file: string, opts: ReadConllOptions = {}): TaggedFile
   return out;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v)}`;
-}
 
 /**
  * Reads token JSONL: `{"tokens": [...], "tags": [...]}` per line (`ner_tags` accepted for
@@ -244,20 +224,7 @@ export function readTokenJsonl(file: string): TaggedFile {
     const lineNo = i + 1;
     const raw = lines[i]!;
     if (raw.trim() === "") continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw new TaggedFormatError(
-        file,
-        lineNo,
-        `not valid JSON (expected one JSON object per line): ${(e as Error).message.split("\n")[0]}`,
-      );
-    }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      throw new TaggedFormatError(file, lineNo, `expected a JSON object, found ${describe(obj)}`);
-    }
-    const rec = obj as Record<string, unknown>;
+    const rec = jsonObjectLine(raw, (m) => new TaggedFormatError(file, lineNo, m));
     const tokens = rec["tokens"];
     const tagKey = "tags" in rec ? "tags" : "ner_tags" in rec ? "ner_tags" : undefined;
     if (tokens === undefined) {
@@ -271,17 +238,17 @@ export function readTokenJsonl(file: string): TaggedFile {
       );
     }
     const tagsV = rec[tagKey];
-    if (!Array.isArray(tokens)) throw new TaggedFormatError(file, lineNo, `"tokens" must be an array, found ${describe(tokens)}`);
-    if (!Array.isArray(tagsV)) throw new TaggedFormatError(file, lineNo, `"${tagKey}" must be an array, found ${describe(tagsV)}`);
+    if (!Array.isArray(tokens)) throw new TaggedFormatError(file, lineNo, `"tokens" must be an array, found ${describeJson(tokens)}`);
+    if (!Array.isArray(tagsV)) throw new TaggedFormatError(file, lineNo, `"${tagKey}" must be an array, found ${describeJson(tagsV)}`);
     for (let k = 0; k < tokens.length; k++) {
       if (typeof tokens[k] !== "string") {
-        throw new TaggedFormatError(file, lineNo, `"tokens"[${k}] must be a string, found ${describe(tokens[k])}`);
+        throw new TaggedFormatError(file, lineNo, `"tokens"[${k}] must be a string, found ${describeJson(tokens[k])}`);
       }
     }
     for (let k = 0; k < tagsV.length; k++) {
       if (typeof tagsV[k] !== "string") {
         const hint = typeof tagsV[k] === "number" ? " (integer tag ids are not accepted: map them to tag names first)" : "";
-        throw new TaggedFormatError(file, lineNo, `"${tagKey}"[${k}] must be a string, found ${describe(tagsV[k])}${hint}`);
+        throw new TaggedFormatError(file, lineNo, `"${tagKey}"[${k}] must be a string, found ${describeJson(tagsV[k])}${hint}`);
       }
       if (tagsV[k] === "") throw new TaggedFormatError(file, lineNo, `"${tagKey}"[${k}] is an empty string`);
     }

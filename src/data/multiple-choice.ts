@@ -61,6 +61,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { FileFormatError } from "./format-error.js";
+import { describeJson } from "./jsonl.js";
 import { checkUtf8, hasBom, lineAt, newlineOffsets, readDelimitedRecords, type DelimitedRecord } from "./delimited.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -179,12 +180,6 @@ function readText(file: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (v === undefined) return "nothing";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v)}`;
-}
 
 /** Labelled throughout or not at all: throws at the first example that breaks the pattern. */
 function checkLabelledness(file: string, examples: readonly ChoiceExample[], what: (e: ChoiceExample) => string): void {
@@ -546,7 +541,7 @@ export function readChoicesJsonl(file: string): ChoiceExample[] {
       fail(`not valid JSON${hint}: ${(e as Error).message.split("\n")[0]}`);
     }
     if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      fail(`expected a JSON object, found ${describe(obj)}${Array.isArray(obj) ? " (this format wants one JSON object per line)" : ""}`);
+      fail(`expected a JSON object, found ${describeJson(obj)}${Array.isArray(obj) ? " (this format wants one JSON object per line)" : ""}`);
     }
     const o = obj as Record<string, unknown>;
     for (const k of Object.keys(o)) {
@@ -556,20 +551,20 @@ export function readChoicesJsonl(file: string): ChoiceExample[] {
       }
     }
     const context = o["context"];
-    if (typeof context !== "string") fail(`"context" must be a string, found ${describe(context)}`);
+    if (typeof context !== "string") fail(`"context" must be a string, found ${describeJson(context)}`);
     const choices = o["choices"];
-    if (!Array.isArray(choices)) fail(`"choices" must be an array of strings, found ${describe(choices)}`);
+    if (!Array.isArray(choices)) fail(`"choices" must be an array of strings, found ${describeJson(choices)}`);
     const list = choices as unknown[];
     if (list.length < 2) fail(`"choices" must have at least 2 entries, found ${list.length}`);
     list.forEach((c, k) => {
-      if (typeof c !== "string") fail(`choice ${k} must be a string, found ${describe(c)}`);
+      if (typeof c !== "string") fail(`choice ${k} must be a string, found ${describeJson(c)}`);
       if ((c as string).trim() === "") fail(`choice ${k} is empty`);
     });
     const ex: ChoiceExample = { id: String(lineNo), context: context as string, choices: list as string[], line: lineNo };
     if ("label" in o) {
       const label = o["label"];
       if (typeof label !== "number" || !Number.isInteger(label) || label < 0 || label >= list.length) {
-        fail(`"label" must be an integer from 0 to ${list.length - 1} (an index into "choices"), found ${describe(label)}`);
+        fail(`"label" must be an integer from 0 to ${list.length - 1} (an index into "choices"), found ${describeJson(label)}`);
       }
       ex.label = label as number;
     }

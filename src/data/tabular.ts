@@ -42,6 +42,7 @@
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { FileFormatError } from "./format-error.js";
+import { describeJson, jsonObjectLine } from "./jsonl.js";
 import { checkUtf8, readDelimitedRecords } from "./delimited.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -157,11 +158,6 @@ function checkDistinct(file: string, line: number, columns: readonly string[]): 
   }
 }
 
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  return typeof v === "object" ? "an object" : `${typeof v} ${JSON.stringify(v)}`;
-}
 
 function readJsonl(file: string, buf: Buffer): RawTable {
   let text = buf.toString("utf8");
@@ -173,21 +169,9 @@ function readJsonl(file: string, buf: Buffer): RawTable {
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
     if (raw.trim() === "") continue;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(raw);
-    } catch (e) {
-      throw new TableFormatError(
-        file,
-        i + 1,
-        `not valid JSON (expected one JSON object per line): ${(e as Error).message.split("\n")[0]}`,
-      );
-    }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      throw new TableFormatError(file, i + 1, `expected a JSON object, found ${describe(obj)}`);
-    }
+    const obj = jsonObjectLine(raw, (m) => new TableFormatError(file, i + 1, m));
     const values = new Map<string, unknown>();
-    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    for (const [k, v] of Object.entries(obj)) {
       if (!known.has(k)) {
         known.add(k);
         columns.push(k);
@@ -270,7 +254,7 @@ function textValue(file: string, rec: RawRecord, column: string, role: string): 
   const v = rec.values.get(column);
   if (v === undefined || v === null) throw new TableFormatError(file, rec.line, `missing ${role} (column ${JSON.stringify(column)})`);
   if (typeof v !== "string") {
-    throw new TableFormatError(file, rec.line, `${role} (column ${JSON.stringify(column)}) must be a string, found ${describe(v)}`);
+    throw new TableFormatError(file, rec.line, `${role} (column ${JSON.stringify(column)}) must be a string, found ${describeJson(v)}`);
   }
   if (v.trim() === "") throw new TableFormatError(file, rec.line, `empty ${role} (column ${JSON.stringify(column)})`);
   return v;
@@ -286,7 +270,7 @@ function labelValue(file: string, rec: RawRecord, column: string): string | unde
     throw new TableFormatError(
       file,
       rec.line,
-      `label (column ${JSON.stringify(column)}) must be a string, number or boolean, found ${describe(v)}`,
+      `label (column ${JSON.stringify(column)}) must be a string, number or boolean, found ${describeJson(v)}`,
     );
   }
   s = s.trim();
