@@ -285,6 +285,7 @@ export class Electra {
       }
     });
     const perText: Entity[][] = texts.map(() => []);
+    const toUtf16 = texts.map(utf16Offsets);
     for (let w0 = 0; w0 < windows.length; w0 += this.batchSize) {
       const part = windows.slice(w0, w0 + this.batchSize);
       const seqs: Sequence[] = part.map(([i, s, e]) => {
@@ -305,7 +306,7 @@ export class Electra {
         const found = aggregateTokens(texts[i], tokens, rows, id2label, { aggregation, ignoreLabels: opts.ignoreLabels, unkTokenId: tk.unkId });
         for (const x of found) {
           if ("index" in x) x.index += s; // the token's position in the whole text's input ([CLS] = 0)
-          perText[i].push(toUtf16(texts[i], x));
+          perText[i].push(toUtf16[i](x));
         }
       });
     }
@@ -324,10 +325,13 @@ export class Electra {
     const features = await featurizeSpans(this.tokenizer, inputs, maxSeq, opts);
     const outputs = featureOutputs(this.model, this.ctx, features, { perPosition: true, width: 2 }, this.batchSize, this.tokenizer.padId);
     const preds = decodeSpans(outputs, features, inputs.map((x) => x.context), !!opts.allowNull, { ...opts, nBest: Math.max(opts.nBest ?? 20, opts.topK ?? 1) });
-    return preds.map((p, i) => p.nbest.filter((x) => opts.allowNull || x.start >= 0).slice(0, opts.topK ?? 1).map((x) => {
-      const span = toUtf16(inputs[i].context, { start: x.start >= 0 ? x.start : null, end: x.end >= 0 ? x.end : null });
-      return { answer: x.text, score: x.probability, start: span.start ?? -1, end: span.end ?? -1 };
-    }));
+    return preds.map((p, i) => {
+      const toUtf16 = utf16Offsets(inputs[i].context);
+      return p.nbest.filter((x) => opts.allowNull || x.start >= 0).slice(0, opts.topK ?? 1).map((x) => {
+        const span = toUtf16({ start: x.start >= 0 ? x.start : null, end: x.end >= 0 ? x.end : null });
+        return { answer: x.text, score: x.probability, start: span.start ?? -1, end: span.end ?? -1 };
+      });
+    });
   }
 
   /** Multiple choice: the softmax over each context's choices and the best one. */
@@ -365,10 +369,13 @@ export class Electra {
   }
 }
 
-/** Code-point offsets (the tokenizers package's) as UTF-16 indices into `text`. */
-function toUtf16<E extends { start: number | null; end: number | null }>(text: string, e: E): E {
-  if (!/[\uD800-\uDFFF]/.test(text)) return e; // no surrogate pairs: the same numbers
-  const cps = Array.from(text);
-  const at = (cp: number | null) => (cp === null ? null : cps.slice(0, cp).join("").length);
-  return { ...e, start: at(e.start), end: at(e.end) };
+/**
+ * The converter of `text`'s code-point offsets (the tokenizers package's) to UTF-16 indices, built once per text:
+ * the identity where the text has no surrogate pairs, else a table of each code point's UTF-16 index.
+ */
+function utf16Offsets(text: string): <E extends { start: number | null; end: number | null }>(e: E) => E {
+  if (!/[\uD800-\uDFFF]/.test(text)) return (e) => e;
+  const at: number[] = [0];
+  for (const ch of text) at.push(at[at.length - 1] + ch.length);
+  return (e) => ({ ...e, start: e.start === null ? null : at[e.start], end: e.end === null ? null : at[e.end] });
 }
