@@ -36,13 +36,8 @@ export const QA_MAX_QUERY_LENGTH = 64;
 export const QA_N_BEST = 20;
 export const QA_MAX_ANSWER_LENGTH = 30;
 
-export interface QaOptions {
-  docStride?: number;
-  maxQueryLength?: number;
-  nBest?: number;
-  maxAnswerLength?: number;
-  nullScoreThreshold?: number;
-}
+/** The QA flags of DataOptions (window step, question length, decoding), as featurizeSpans / decodeSpans take them. */
+export type QaOptions = Pick<DataOptions, "docStride" | "maxQueryLength" | "nBest" | "maxAnswerLength" | "nullScoreThreshold">;
 
 export interface SpanFeature extends Feature {
   /** row position of the window's first context token */
