@@ -52,5 +52,5 @@ fi
 npm ci --no-audit --no-fund
 
 if [ "$demo" = 1 ]; then
-  node dist/src/cli/main.js demo
+  node dist/src/cli/main.js demo --overwrite
 fi

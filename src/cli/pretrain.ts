@@ -1,5 +1,5 @@
 /** `electra pretrain` and `electra demo`: command-line front ends of src/train/pretrain.ts. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { int, mustExist, num, THREADS_HELP } from "./args.js";
@@ -10,7 +10,7 @@ import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCo
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { parseConfig, type ElectraConfig, type PositionEmbeddingType } from "../model/config.js";
 import { finetune, type FinetuneReport } from "../train/finetune.js";
-import { generatorConfig, PRESETS, pretrain, readInitPair, type DiscBiasInit, type MetricsRecord, type Preset } from "../train/pretrain.js";
+import { generatorConfig, prepareOutput, PRESETS, pretrain, readInitPair, type DiscBiasInit, type MetricsRecord, type Preset } from "../train/pretrain.js";
 import { progressReporter } from "./finetune.js";
 
 export interface PretrainCliOptions {
@@ -29,6 +29,8 @@ export interface PretrainCliOptions {
   seed: number;
   saveEvery: number;
   resume: boolean;
+  resumeForce?: boolean;
+  overwrite?: boolean;
   batchSize?: number;
   maxSeqLength?: number;
   lr?: number;
@@ -71,6 +73,9 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   mustExist("--vocab", o.vocab, "file");
   if (o.examples) mustExist("--examples", o.examples, "file");
   else if (o.corpus && !(o.resume && existsSync(join(o.out, "examples.bin")))) mustExist("--corpus", o.corpus);
+  if (o.resumeForce && !o.resume) throw new Error("--resume-force goes with --resume");
+  // a resume without a checkpoint, or a fresh start over an earlier run: refused before anything is written
+  prepareOutput(o.out, o);
   if (o.threads) setThreads(o.threads);
   const tokenizer = WordPieceTokenizer.load(o.vocab);
   let discConfig: ElectraConfig, genConfig: ElectraConfig, preset: Preset;
@@ -123,7 +128,8 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
     examples, tokenizer, tokenizerFiles: [resolve(o.vocab)], discConfig, genConfig, out: o.out, steps,
     batchSize: o.batchSize ?? preset.batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
     maskProb: o.maskProb ?? preset.maskProb, seed: o.seed, logEvery: o.logEvery, saveEvery: o.saveEvery, accumulate: o.accumulate,
-    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume,
+    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, resumeForce: o.resumeForce,
+    overwrite: o.overwrite, corpus: o.examples ? null : o.corpus ?? null, initFrom: o.initFrom ?? null, maxSeqLength: o.examples ? undefined : maxSeqLength,
     onStep: (step, rec) => {
       if (!started) {
         bar.start(step - 1);
@@ -151,7 +157,9 @@ export function pretrainCommand(): Command {
     .requiredOption("--out <dir>", "output folder")
     .option("--seed <n>", "random seed", int, 0)
     .option("--save-every <n>", "checkpoint every n steps (0: only at the end)", int, 1000)
-    .option("--resume", "continue from OUT/checkpoint", false)
+    .option("--resume", "continue the run in OUT from OUT/checkpoint; refused if an option that changes the run differs from the saved one", false)
+    .option("--resume-force", "with --resume: continue even though options differ (steps, batch size, lr, warmup, mask probability, seed, accumulation; each change is printed; the schedule continues from the saved step)", false)
+    .option("--overwrite", "start again over a run already in OUT (its checkpoint, metrics and models are removed)", false)
     .option("--batch-size <n>", "examples per step (default: the preset's; small's with a config.json)", int)
     .option("--max-seq-length <n>", "tokens per example (default: the preset's; small's with a config.json)", int)
     .option("--lr <x>", "peak learning rate (default: the preset's; small's with a config.json)", num)
@@ -181,20 +189,22 @@ export function demoCommand(): Command {
   return new Command("demo")
     .description("the built-in default: pretrain a tiny ELECTRA on a generated corpus, then fine-tune it on a generated task against random weights")
     .option("--out <dir>", "output folder", "runs/demo")
+    .option("--overwrite", "replace what an earlier demo left in OUT", false)
     .option("--steps <n>", "pretraining steps", int, 300)
     .option("--seed <n>", "random seed", int, 0)
     .option("--no-finetune", "stop after pretraining (default: fine-tune too)")
     .option("--task-examples <n>", "training sentences of the generated fine-tuning task", int, DEMO.taskTrain)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
-    .action(async (o: { out: string; steps: number; seed: number; finetune: boolean; taskExamples: number; threads?: number }) => {
+    .action(async (o: { out: string; steps: number; seed: number; finetune: boolean; taskExamples: number; threads?: number; overwrite: boolean }) => {
       const t0 = performance.now();
+      if (!o.overwrite && existsSync(o.out) && readdirSync(o.out).length) throw new Error(`${o.out} is not empty (an earlier demo?): pass --overwrite to replace it, or --out DIR`);
       const corpus = join(o.out, "corpus", "generated.txt");
       writeSyntheticCorpus(corpus, DEMO.documents, o.seed);
       const vocab = join(o.out, "vocab.txt");
       writeFileSync(vocab, syntheticVocabulary().join("\n") + "\n");
       console.error(`electra demo: generated ${corpus} (${DEMO.documents} documents) and ${vocab}; pretraining a tiny ELECTRA for ${o.steps} steps`);
       const last = await runPretrain({
-        corpus, vocab, config: "tiny", steps: o.steps, out: o.out, seed: o.seed, saveEvery: 0, resume: false, threads: o.threads,
+        corpus, vocab, config: "tiny", steps: o.steps, out: o.out, seed: o.seed, saveEvery: 0, resume: false, overwrite: o.overwrite, threads: o.threads,
         batchSize: DEMO.batchSize, maxSeqLength: DEMO.maxSeqLength, lr: DEMO.lr, logEvery: 10, accumulate: 1, biasCorrection: false,
       });
       const lines = readFileSync(join(o.out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as MetricsRecord);

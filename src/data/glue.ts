@@ -38,9 +38,10 @@
  * UTF-8) throws a {@link GlueFormatError} naming the file and the 1-based line number, unless the
  * caller asks to skip such rows (`malformed: "skip"`).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { dirname, join } from "node:path";
+import { writeFileDurable } from "../io/durable.js";
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -781,5 +782,5 @@ export function writePredictions(
 ): void {
   const text = formatPredictions(rows, opts);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text, "utf8");
+  writeFileDurable(path, text);
 }

@@ -27,10 +27,11 @@
  * Fixed-size records make example i a single read at a computed offset, so a file larger than
  * memory is read without loading it (ExampleFile keeps only a file descriptor).
  */
-import { openSync, closeSync, readSync, writeSync, fstatSync, renameSync, rmSync, statSync } from "node:fs";
+import { openSync, closeSync, readSync, writeSync, fstatSync, rmSync, statSync } from "node:fs";
 import { Rng } from "../core/rng.js";
 import { listCorpusFiles, newCorpusReadStats, readCorpus, type CorpusWarning } from "./corpus.js";
 import type { WordPieceTokenizer } from "./tokenizer.js";
+import { commitFile } from "../io/durable.js";
 
 export const EXAMPLE_FILE_MAGIC = "ELECTRPT";
 export const EXAMPLE_FILE_VERSION = 1;
@@ -311,7 +312,7 @@ export class ExampleWriter {
     writeSync(this.fd, encodeExampleFileHeader(this.header), 0, EXAMPLE_FILE_HEADER_BYTES, 0);
     closeSync(this.fd);
     this.fd = -1;
-    renameSync(this.partial, this.path);
+    commitFile(this.partial, this.path);
     return this.n;
   }
 

@@ -16,12 +16,13 @@
  * - `trainWordPiece` trains a new vocabulary with the package's WordPiece trainer and writes it as
  *   vocab.txt with [PAD] [UNK] [CLS] [SEP] [MASK] at ids 0..4.
  */
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, renameSync, createWriteStream, statSync } from "node:fs";
+import { readFileSync, mkdtempSync, rmSync, createWriteStream, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, basename, dirname } from "node:path";
+import { join, basename } from "node:path";
 import tokenizers from "tokenizers";
 import type { Tokenizer as HfTokenizer, Decoder as HfDecoder } from "tokenizers";
 import { listCorpusFiles, inspectTextFile, readCorpus, type CorpusWarning } from "./corpus.js";
+import { writeFileDurable } from "../io/durable.js";
 
 const { Tokenizer, WordPiece, bertNormalizer, bertPreTokenizer, wordPieceDecoder } = tokenizers;
 
@@ -454,9 +455,7 @@ export async function trainWordPiece(
           : `the corpus has no more distinct pieces`;
       warn({ kind: "vocab-size", file: outVocabPath, message: `trainWordPiece: wrote ${out.length} entries, fewer than the ${vocabSize} asked for (${why})` });
     }
-    const tmpOut = join(dirname(outVocabPath), `.${basename(outVocabPath)}.tmp-${process.pid}`);
-    writeFileSync(tmpOut, out.join("\n") + "\n");
-    renameSync(tmpOut, outVocabPath);
+    writeFileDurable(outVocabPath, out.join("\n") + "\n");
     return { vocabSize: out.length, requestedVocabSize: vocabSize, files: inputs.length, filesSkipped: skipped, warnings };
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -6,10 +6,11 @@
  * Loading into a model is strict by default: missing and unexpected keys are named in the error. The tied
  * generator_lm_head.weight may be present or absent (it is the word embedding matrix).
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, basename } from "node:path";
 import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
+import { newestComplete, writeFolderDurable } from "./durable.js";
 import { readPytorchBin, writePytorchZip } from "./pytorch-bin.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 import { fromFloat32, numel, toFloat32, type TensorData } from "./tensor-data.js";
@@ -31,7 +32,9 @@ export function modelDir(dir: string): string {
   return dir;
 }
 
-export function readHfFolder(dir: string): HfFolder {
+export function readHfFolder(given: string): HfFolder {
+  // a save interrupted between its renames leaves the folder under DIR.new or DIR.old (src/io/durable.ts)
+  const dir = newestComplete(given) ?? given;
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
   const cfgPath = join(dir, "config.json");
   if (!existsSync(cfgPath)) throw new Error(`${dir} has no config.json: not a Hugging Face model folder`);
@@ -173,22 +176,17 @@ export function tokenizerFileNames(files: readonly string[]): [string, string][]
 }
 
 /**
- * Writes a Hugging Face folder atomically: everything goes to DIR.tmp-PID, which then replaces DIR, so an
- * interrupted save leaves the previous folder intact.
+ * Writes a Hugging Face folder atomically and durably (src/io/durable.ts): a kill at any moment leaves the
+ * previous folder or the new one, complete, and readHfFolder finds it.
  */
 export function writeHfFolder(dir: string, tensors: Map<string, TensorData>, config: Record<string, unknown>,
   opts: { tokenizerFiles?: string[]; metadata?: Record<string, string>; format?: "safetensors" | "bin" } = {}): void {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
-  if (opts.format === "bin") writePytorchZip(tensors, join(tmp, "pytorch_model.bin"));
-  else writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(tensors, { format: "pt", ...opts.metadata }));
-  for (const [f, name] of tokenizerFileNames(opts.tokenizerFiles ?? [])) copyFileSync(f, join(tmp, name));
-  const old = `${dir}.old-${process.pid}`;
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+  writeFolderDurable(dir, (tmp) => {
+    writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    if (opts.format === "bin") writePytorchZip(tensors, join(tmp, "pytorch_model.bin"));
+    else writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(tensors, { format: "pt", ...opts.metadata }));
+    for (const [f, name] of tokenizerFileNames(opts.tokenizerFiles ?? [])) copyFileSync(f, join(tmp, name));
+  });
 }
 
 /** Saves a model of the store (names under `prefix`) as a Hugging Face folder. */

@@ -40,10 +40,11 @@
  * (writing) align entry data to 64 bytes as torch does, which fflate's zip API cannot. fflate is
  * used to inflate deflated entries (torch never writes them, re-zipping tools might).
  */
-import { closeSync, openSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { closeSync, openSync, writeSync, unlinkSync } from "node:fs";
 import * as zlib from "node:zlib";
 import { inflateSync } from "fflate";
 import { CheckpointError, DTYPE_BYTES, type DType, type TensorData, guardParse, numel, readFileBytes } from "./tensor-data.js";
+import { commitFile } from "./durable.js";
 
 // ───────────────────────────────────────── checksums ─────────────────────────────────────────
 
@@ -1231,7 +1232,7 @@ function writeChunksAtomic(path: string, chunks: Iterable<Uint8Array>): void {
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  commitFile(tmp, path);
 }
 
 function entriesOf(tensors: Map<string, TensorData> | Record<string, TensorData>): [string, TensorData][] {

@@ -7,8 +7,9 @@
  *   offsets are relative to the start of the data section; end - begin == numel * sizeof(dtype);
  *   tensors may not overlap and together must cover the data section exactly.
  */
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { DTYPE_BYTES, type DType, type TensorData, numel } from "./tensor-data.js";
+import { writeFileDurable } from "./durable.js";
 
 const MAX_HEADER = 100 * 1024 * 1024;
 
@@ -109,9 +110,7 @@ export function serializeSafetensors(tensors: Map<string, TensorData> | Record<s
   return out;
 }
 
-/** Writes atomically: to PATH.tmp-PID, then renamed over PATH. */
+/** Writes atomically and durably (src/io/durable.ts). */
 export function writeSafetensors(path: string, tensors: Map<string, TensorData> | Record<string, TensorData>, metadata?: Record<string, string>): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, serializeSafetensors(tensors, metadata));
-  renameSync(tmp, path);
+  writeFileDurable(path, serializeSafetensors(tensors, metadata));
 }

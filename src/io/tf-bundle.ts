@@ -40,9 +40,10 @@
  * native LevelDB or to whole databases; protobuf libraries need the .proto compiled in; and the snappy
  * packages are native addons. Each part here is small.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { CheckpointError, DTYPE_BYTES, type DType, type TensorData, guardParse, numel, readFileBytes } from "./tensor-data.js";
+import { writeFileDurable } from "./durable.js";
 
 // ───────────────────────────────────────── CRC-32C ─────────────────────────────────────────
 
@@ -920,10 +921,7 @@ export function writeTfCheckpoint(
   }
   const dir = dirname(prefix);
   if (dir && !existsSync(dir)) mkdirSync(dir, { recursive: true });
-  const tmp = `.tmp-${process.pid}`;
-  const dataPath = shardPath(prefix, 0, 1);
-  writeFileSync(dataPath + tmp, Buffer.concat(data));
-  writeFileSync(`${prefix}.index${tmp}`, buildSSTable(kvs, opts));
-  renameSync(dataPath + tmp, dataPath);
-  renameSync(`${prefix}.index${tmp}`, `${prefix}.index`);
+  // the data shard first: an index is only ever beside the data it describes
+  writeFileDurable(shardPath(prefix, 0, 1), Buffer.concat(data));
+  writeFileDurable(`${prefix}.index`, buildSSTable(kvs, opts));
 }

@@ -18,7 +18,7 @@
  *
  * Offsets are code-point indices (the tokenizers package's and SQuAD's `answer_start`).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { codePoints, readSquad, squadDataset, type SquadExample } from "../data/squad.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -29,6 +29,7 @@ import type { Batch, RunContext } from "../model/encoder.js";
 import { spanLoss, type LossResult } from "../model/losses.js";
 import { officialLrAndDecay } from "./hyperparameters.js";
 import { predictionsPath, namedSplitFile, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { writeFileDurable } from "../io/durable.js";
 
 export const QA_MAX_SEQ_LENGTH = 384;
 export const QA_DOC_STRIDE = 128;
@@ -314,10 +315,10 @@ export class SquadTask implements Task<SquadExample, SpanFeature, SpanPrediction
       preds[e.id] = predictions[i].text;
       nbest[e.id] = predictions[i].nbest.map((x) => ({ text: x.text, probability: x.probability, start_logit: x.start_logit, end_logit: x.end_logit }));
     });
-    writeFileSync(file, JSON.stringify(preds, null, 2) + "\n");
+    writeFileDurable(file, JSON.stringify(preds, null, 2) + "\n");
     // predictions.json -> nbest_predictions.json (dev_predictions.json -> dev_nbest_predictions.json), else X.nbest.json
     const nb = basename(file).endsWith("predictions.json") ? file.replace(/predictions\.json$/, "nbest_predictions.json") : file.replace(/(\.json)?$/, ".nbest.json");
-    writeFileSync(nb, JSON.stringify(nbest, null, 2) + "\n");
+    writeFileDurable(nb, JSON.stringify(nbest, null, 2) + "\n");
     return file;
   }
 

@@ -16,7 +16,7 @@
  * conlleval counts them), so the dev metrics equal `electra score` on `electra predict`'s output: entity
  * precision / recall / F1 overall and per type, and token accuracy. The label set is the training file's.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { labelSet, readTagged, tagScheme, writeConllPredictions, type TaggedFile, type TaggedSentence } from "../data/conll.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -26,6 +26,7 @@ import type { Batch, RunContext } from "../model/encoder.js";
 import { crossEntropyLoss, type LossResult } from "../model/losses.js";
 import { FINETUNE_MAX_SEQ_LENGTH, officialLrAndDecay } from "./hyperparameters.js";
 import { capSplit, predictionsPath, splitPredictionFileName, trainAndValidation, type DataOptions, type Feature, type Scores, type Split, type Task, type TaskDefaults } from "./task.js";
+import { writeFileDurable } from "../io/durable.js";
 
 export interface TokenFeature extends Feature {
   /** row position of each labelled word's first sub-token, and that word's index in the sentence */
@@ -229,7 +230,7 @@ export class TokenClassificationTask implements Task<TaggedSentence, TokenFeatur
   writePredictions(out: string, split: Split<TaggedSentence>, predictions: readonly TagPrediction[]): string {
     const file = predictionsPath(out, this.predictionFileName(split.name));
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, writeConllPredictions(split.examples, predictions));
+    writeFileDurable(file, writeConllPredictions(split.examples, predictions));
     return file;
   }
 

@@ -14,7 +14,7 @@
  *
  * This module knows no task by name: the task reads, featurizes, computes the loss, decodes and scores.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "../core/rng.js";
 import { bucketedBatches } from "../data/batching.js";
@@ -29,6 +29,7 @@ import {
 import { initHead, loadTaskModel, modelForStart, pretrainedStart, randomStart, saveTaskModel } from "./model-folder.js";
 import { learningRate } from "./pretrain.js";
 import { Trainer } from "./trainer.js";
+import { writeFileDurable } from "../io/durable.js";
 
 /** A warning is printed when more than this fraction of the training tokens are [UNK]. */
 export const UNK_WARNING_FRACTION = 0.05;
@@ -304,7 +305,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     seeds: results, median: med, saved_seed: savedSeed, train_seconds: trainSeconds, tokens_per_second: tokens / trainSeconds,
     outputs: { metrics: join(o.out, "metrics.json"), dev_predictions: predsFile, model: (o.saveModel ?? true) ? modelDir : null },
   };
-  writeFileSync(join(o.out, "metrics.json"), JSON.stringify(report, null, 2) + "\n");
+  writeFileDurable(join(o.out, "metrics.json"), JSON.stringify(report, null, 2) + "\n");
   return report;
 }
 

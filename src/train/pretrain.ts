@@ -6,20 +6,21 @@
  * Writes OUT/metrics.jsonl, OUT/discriminator/ and OUT/generator/ (Hugging Face folders), and
  * OUT/checkpoint/ (optimizer, RNG and data position) for an exact resume.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { getThreads } from "../core/native.js";
 import { Rng } from "../core/rng.js";
 import { padBatch, type Sequence } from "../data/batching.js";
 import { maskBatch, maxPredictionsPerSeq } from "../data/masking.js";
-import { ExampleFile, PretrainDataLoader, type LoaderPosition } from "../data/pretrain-builder.js";
+import { ExampleFile, PretrainDataLoader } from "../data/pretrain-builder.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
-import { readSafetensors, serializeSafetensors } from "../io/safetensors.js";
-import { fromFloat32, toFloat32 } from "../io/tensor-data.js";
+import { folderVersions, newestComplete, writeFileDurable } from "../io/durable.js";
 import { loadIntoStore, readHfFolder, saveHfFolder, type HfFolder } from "../io/hf-folder.js";
-import { parseConfig, type ElectraConfig } from "../model/config.js";
+import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/electra.js";
 import { initParams } from "../model/params.js";
 import { AdamW, clipGradNorm } from "./optimizer.js";
+import { fileDigest, readCheckpoint, runChanges, writeCheckpoint, type RunSettings } from "./pretrain-checkpoint.js";
 import { writeTrainingCurves } from "./plot.js";
 import { DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
 
@@ -110,6 +111,15 @@ export interface PretrainOptions {
   /** start from these weights instead of random ones (continued pretraining; see readInitPair) */
   init?: InitPair;
   resume: boolean;
+  /** with resume: continue even though these options differ from the saved run's (listed on stderr) */
+  resumeForce?: boolean;
+  /** without resume: replace a run already in `out` */
+  overwrite?: boolean;
+  /** the text the examples were built from and --init-from, recorded with the run (null: none) */
+  corpus?: string | null;
+  initFrom?: string | null;
+  /** the sequence length asked for (default: the example file's); recorded with the run */
+  maxSeqLength?: number;
   /** called after each optimizer step (progress bars) and with each logged record */
   onStep?: (step: number, rec: MetricsRecord | null) => void;
 }
@@ -134,16 +144,6 @@ export interface MetricsRecord {
   tokens_per_second: number;
   elapsed_seconds: number;
   eta_seconds: number;
-}
-
-interface TrainerState {
-  step: number;
-  optimizerStep: number;
-  ctxRng: number[];
-  maskRng: number[];
-  loader: LoaderPosition;
-  elapsed: number;
-  options: { steps: number; batchSize: number; lr: number; warmup: number; maskProb: number; seed: number; accumulate: number; biasCorrection: boolean };
 }
 
 /**
@@ -180,7 +180,32 @@ export function readInitPair(dir: string): InitPair {
   return { discriminator: sub("discriminator"), generator: sub("generator") };
 }
 
+/** What `pretrain` writes into OUT; a fresh start over any of them needs --overwrite. */
+function runOutputs(out: string): string[] {
+  const versions = (d: string) => [d, ...Object.values(folderVersions(d))];
+  return [...versions(join(out, "checkpoint")), join(out, "metrics.jsonl"), ...versions(join(out, "discriminator")), ...versions(join(out, "generator"))];
+}
+
+/**
+ * Checks OUT before anything is built or written: a resume needs a checkpoint there; a fresh start needs
+ * an OUT without an earlier run, or `overwrite`, which then removes that run.
+ */
+export function prepareOutput(out: string, o: { resume: boolean; overwrite?: boolean }): void {
+  const ckDir = join(out, "checkpoint");
+  if (o.resume) {
+    if (o.overwrite) throw new Error("--resume continues the run in --out and --overwrite replaces it: give one of them");
+    if (newestComplete(ckDir) === null) throw new Error(`--resume: ${ckDir} does not exist, there is nothing to resume (start without --resume)`);
+    return;
+  }
+  const found = runOutputs(out).filter((p) => existsSync(p));
+  if (found.length && !o.overwrite) {
+    throw new Error(`${out} already holds a pretraining run (${found.map((p) => p.slice(out.length + 1)).join(", ")}): continue it with --resume, or start again with --overwrite`);
+  }
+  for (const p of found) rmSync(p, { recursive: true, force: true });
+}
+
 export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecord | null; model: RtdModel }> {
+  prepareOutput(o.out, o);
   mkdirSync(o.out, { recursive: true });
   const file = ExampleFile.open(o.examples);
   file.checkTokenizer(o.tokenizer);
@@ -203,19 +228,39 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   const ckDir = join(o.out, "checkpoint");
   let step = 0, elapsedBefore = 0;
 
-  if (o.resume && existsSync(join(ckDir, "trainer-state.json"))) {
-    const st = JSON.parse(readFileSync(join(ckDir, "trainer-state.json"), "utf8")) as TrainerState;
-    loadIntoStore(store, readHfFolder(join(ckDir, "discriminator")).tensors, { prefix: DISCRIMINATOR_PREFIX, source: "checkpoint discriminator" });
-    loadIntoStore(store, readHfFolder(join(ckDir, "generator")).tensors, { prefix: GENERATOR_PREFIX, source: "checkpoint generator" });
-    const mv = readSafetensors(join(ckDir, "optimizer.safetensors")).tensors;
-    opt.m.set(toFloat32(mv.get("m")!));
-    opt.v.set(toFloat32(mv.get("v")!));
+  const run: RunSettings = {
+    steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup, maskProb: o.maskProb, seed: o.seed, accumulate: o.accumulate,
+    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit ?? "prior", maxSeqLength: o.maxSeqLength ?? file.maxSeqLength,
+    discriminator: configToJson(o.discConfig), generator: configToJson(o.genConfig),
+    examples: fileDigest(o.examples), vocabulary: { size: o.tokenizer.vocabSize, hash: o.tokenizer.vocabHash >>> 0 },
+    corpus: o.corpus ? resolve(o.corpus) : null, initFrom: o.initFrom ? resolve(o.initFrom) : null,
+  };
+
+  if (o.resume) {
+    // every check before anything is changed: a refused resume leaves OUT as it was
+    const ck = readCheckpoint(ckDir, store.grad.length);
+    const st = ck.state;
+    const changes = runChanges(st.run, run);
+    const fixed = changes.filter((c) => c.fixed);
+    const where = join(ck.dir, "trainer-state.json");
+    if (fixed.length) throw new Error(`--resume: ${fixed.map((c) => c.text).join("; ")} (saved in ${where} -> given now): these cannot change within a run; start a new run (--overwrite, or another --out; --init-from ${ck.dir} keeps its weights)`);
+    if (changes.length && !o.resumeForce) {
+      throw new Error(`--resume: ${changes.map((c) => c.text).join(", ")} (saved in ${where} -> given now): use the saved values, or --resume-force to continue with the new ones`);
+    }
+    loadIntoStore(store, readHfFolder(join(ck.dir, "discriminator")).tensors, { prefix: DISCRIMINATOR_PREFIX, source: join(ck.dir, "discriminator") });
+    loadIntoStore(store, readHfFolder(join(ck.dir, "generator")).tensors, { prefix: GENERATOR_PREFIX, source: join(ck.dir, "generator") });
+    opt.m.set(ck.m);
+    opt.v.set(ck.v);
     opt.step = st.optimizerStep;
     ctx.rng.setState(st.ctxRng);
     maskRng.setState(st.maskRng);
     loader.setPosition(st.loader);
     step = st.step;
     elapsedBefore = st.elapsed;
+    console.error(`resuming from step ${step} (${ck.dir})` + (changes.length ? ` with ${changes.map((c) => c.text).join(", ")}; the schedule continues from step ${step}` : ""));
+    if (st.threads !== getThreads()) {
+      console.error(`warning: the run was saved with ${st.threads} threads and continues with ${getThreads()}: it goes on correctly, but not bit for bit as it would have with ${st.threads}`);
+    }
     // metrics logged after the checkpoint belong to the lost part of the run: keep the file consistent
     if (existsSync(metricsPath)) {
       const kept = readFileSync(metricsPath, "utf8").split("\n").filter((l) => {
@@ -225,36 +270,21 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
           return false;
         }
       });
-      writeFileSync(metricsPath, kept.map((l) => l + "\n").join(""));
+      writeFileDurable(metricsPath, kept.map((l) => l + "\n").join(""));
     }
-  } else {
-    rmSync(metricsPath, { force: true });
   }
 
   const saveModels = (dir: string) => {
     saveHfFolder(join(dir, "discriminator"), store, o.discConfig, { prefix: DISCRIMINATOR_PREFIX, architecture: "ElectraForPreTraining", tokenizerFiles: o.tokenizerFiles });
     saveHfFolder(join(dir, "generator"), store, o.genConfig, { prefix: GENERATOR_PREFIX, architecture: "ElectraForMaskedLM", tokenizerFiles: o.tokenizerFiles });
   };
-  const saveCheckpoint = () => {
-    // everything goes to checkpoint.tmp, which replaces checkpoint in one rename: a kill at any moment
-    // leaves the previous complete checkpoint
-    const tmp = `${ckDir}.tmp`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    saveModels(tmp);
-    writeFileSync(join(tmp, "optimizer.safetensors"), serializeSafetensors({ m: fromFloat32(opt.m, [opt.m.length]), v: fromFloat32(opt.v, [opt.v.length]) }));
-    const st: TrainerState = {
+  const saveCheckpoint = () => writeCheckpoint(ckDir, {
+    saveModels, m: opt.m, v: opt.v,
+    state: {
       step, optimizerStep: opt.step, ctxRng: ctx.rng.getState(), maskRng: maskRng.getState(), loader: loader.getPosition(),
-      elapsed: elapsedBefore + (performance.now() - t0) / 1000,
-      options: { steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup, maskProb: o.maskProb, seed: o.seed, accumulate: o.accumulate, biasCorrection: o.biasCorrection },
-    };
-    writeFileSync(join(tmp, "trainer-state.json"), JSON.stringify(st));
-    const old = `${ckDir}.old`;
-    rmSync(old, { recursive: true, force: true });
-    if (existsSync(ckDir)) renameSync(ckDir, old);
-    renameSync(tmp, ckDir);
-    rmSync(old, { recursive: true, force: true });
-  };
+      elapsed: elapsedBefore + (performance.now() - t0) / 1000, threads: getThreads(), run,
+    },
+  });
 
   // the picture of the curves (OUT/training.png and .svg); a failure to draw must not stop training
   const plot = () => {

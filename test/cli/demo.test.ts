@@ -53,6 +53,7 @@ test("pretrain starts the discriminator's output bias at the prior unless --disc
     return toFloat32(t)[0];
   };
   assert.ok(Math.abs(discriminatorPriorBias(0.15) - Math.log(0.15 / 0.85)) < 1e-12);
-  assert.ok(Math.abs(bias("prior") - Math.log(0.15 / 0.85)) < 1e-6, `prior: ${bias("prior")}`);
+  const prior = bias("prior");
+  assert.ok(Math.abs(prior - Math.log(0.15 / 0.85)) < 1e-6, `prior: ${prior}`);
   assert.ok(Math.abs(bias("zero")) < 1e-6);
 });
