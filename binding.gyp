@@ -1,4 +1,22 @@
 {
+  # electra_mpi (native/mpi.cc), for data-parallel training under mpirun, is built only where Open MPI's mpicc
+  # is (bash setup.sh --mpi installs it); electra_native never links libmpi
+  "variables": {"electra_mpi%": "<!(command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)"},
+  "conditions": [
+    ["electra_mpi==1", {
+      "targets": [{
+        "target_name": "electra_mpi",
+        "sources": ["native/mpi.cc"],
+        "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+        "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "OMPI_SKIP_MPICXX"],
+        "cflags!": ["-fno-exceptions"],
+        "cflags_cc!": ["-fno-exceptions"],
+        "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-Wall", "<!@(mpicc --showme:compile)"],
+        # --no-as-needed: libmpi stays a dependency of the addon, loaded with it (Open MPI's plugins need its symbols)
+        "ldflags": ["-Wl,--no-as-needed", "<!@(mpicc --showme:link)"]
+      }]
+    }]
+  ],
   "targets": [
     {
       "target_name": "electra_native",

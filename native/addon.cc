@@ -406,7 +406,7 @@ Napi::Value ArgmaxRows(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// gumbel_argmax(out[M] int32, logits[M,V], V, temperature, seed)
+// gumbel_argmax(out[M] int32, logits[M,V], V, temperature, seed, rowKeys[M] int32 | null)
 Napi::Value GumbelArgmax(const Napi::CallbackInfo& info) {
   const char* fn = "gumbel_argmax";
   auto out = i32(info, 0, fn, "out");
@@ -416,7 +416,9 @@ Napi::Value GumbelArgmax(const Napi::CallbackInfo& info) {
   if (!(temp > 0)) fail(info.Env(), fn, "temperature must be > 0");
   uint64_t seed = seed_arg(info, 4, fn);
   need(info, fn, "logits", logits, out.n * V);
-  gumbel_argmax(out.p, logits.p, (int)out.n, V, temp, seed);
+  auto keys = i32(info, 5, fn, "rowKeys", true);
+  if (keys.p && keys.n != out.n) fail(info.Env(), fn, "rowKeys has " + std::to_string(keys.n) + " keys for " + std::to_string(out.n) + " rows");
+  gumbel_argmax(out.p, logits.p, (int)out.n, V, temp, seed, keys.p);
   return info.Env().Undefined();
 }
 

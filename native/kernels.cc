@@ -507,7 +507,7 @@ void argmax_rows(int32_t* out, const float* inp, int N, int V) {
   }
 }
 
-void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed) {
+void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed, const int32_t* row_keys) {
   const float inv_t = 1.0f / temperature;
 #pragma omp parallel
   {
@@ -515,7 +515,7 @@ void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temper
 #pragma omp for schedule(static)
     for (int m = 0; m < M; m++) {
       const float* x = logits + (int64_t)m * V;
-      const uint64_t base = (uint64_t)m * V;
+      const uint64_t base = (row_keys ? (uint64_t)(uint32_t)row_keys[m] : (uint64_t)m) * V;
 #pragma omp simd
       for (int v = 0; v < V; v++) {
         float u = uniform01(seed, base + v);

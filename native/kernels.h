@@ -90,7 +90,8 @@ void scatter_add_rows(float* dinp, const float* dout, const int32_t* idx, int M,
 void argmax_rows(int32_t* out, const float* inp, int N, int V);
 // Gumbel-max sampling, as the official sample_from_softmax: argmax(logits / temp - log(-log(u + 1e-9) + 1e-9)),
 // u uniform from a counter-based generator keyed by (seed, row, column).
-void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed);
+// row m's noise is keyed by (seed, key * V + v) with key = row_keys[m] (as unsigned), or m without row_keys
+void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed, const int32_t* row_keys = nullptr);
 
 struct Segment {  // a run of parameters with its own learning-rate scale and weight decay
   int64_t offset, length;

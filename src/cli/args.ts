@@ -19,6 +19,9 @@ export const num = (v: string): number => {
 /** The --threads help: what src/core/native.ts uses when the flag is not given. */
 export const THREADS_HELP = "threads (default: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores)";
 
+/** The --mpi-timeout help (src/core/mpi.ts). */
+export const MPI_TIMEOUT_HELP = "under mpirun: seconds a rank waits for the others in a training step before it ends the whole job, naming the rank that is dead or hung; 0: no bound (default: ELECTRA_MPI_TIMEOUT, else 300)";
+
 /**
  * Throws one clear line when an input path given to a flag (or argument) is absent, before any work starts:
  * "--data-dir /x does not exist".

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-/** The `electra` command. Errors print one line (`electra: ...`); ELECTRA_DEBUG=1 shows the stack. */
+/**
+ * The `electra` command. Errors print one line (`electra: ...`); ELECTRA_DEBUG=1 shows the stack. Under mpirun
+ * every rank ends through src/core/mpi.ts (MPI_Finalize, or MPI_Abort for a failure of one rank).
+ */
+import { endWorld, failWorld } from "../core/mpi.js";
 import { buildProgram } from "./program.js";
 
-buildProgram().parseAsync(process.argv).catch((e: unknown) => {
+buildProgram().parseAsync(process.argv).then(endWorld).catch((e: unknown) => {
   const err = e as Error;
-  console.error(`electra: ${err?.message ?? String(e)}`);
   if (process.env.ELECTRA_DEBUG) console.error(err?.stack);
-  process.exit(1);
+  failWorld(`electra: ${err?.message ?? String(e)}`, e);
 });

@@ -2,8 +2,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
-import { int, mustExist, num, THREADS_HELP } from "./args.js";
+import { int, MPI_TIMEOUT_HELP, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
+import { getWorld } from "../core/mpi.js";
 import { setThreads } from "../core/native.js";
 import { buildPretrainingData, vocabCoverageWarning } from "../data/pretrain-builder.js";
 import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
@@ -43,6 +44,8 @@ export interface PretrainCliOptions {
   threads?: number;
   /** what ends a document: a blank line (the official corpus format) or only the end of a file */
   documents?: "blank-lines" | "files";
+  /** under mpirun: seconds a rank waits for the others in a step before it ends the job */
+  mpiTimeout?: number;
 }
 
 function progress(total: number, quiet: boolean) {
@@ -74,8 +77,12 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   if (o.examples) mustExist("--examples", o.examples, "file");
   else if (o.corpus && !(o.resume && existsSync(join(o.out, "examples.bin")))) mustExist("--corpus", o.corpus);
   if (o.resumeForce && !o.resume) throw new Error("--resume-force goes with --resume");
+  // under mpirun: rank 0 alone writes OUT and prints the progress
+  const world = getWorld();
+  if (o.mpiTimeout !== undefined && world.size > 1) world.timeout = o.mpiTimeout;
+  quiet ||= world.rank !== 0;
   // a resume without a checkpoint, or a fresh start over an earlier run: refused before anything is written
-  prepareOutput(o.out, o);
+  await world.agree(() => prepareOutput(o.out, o));
   if (o.threads) setThreads(o.threads);
   const tokenizer = WordPieceTokenizer.load(o.vocab);
   let discConfig: ElectraConfig, genConfig: ElectraConfig, preset: Preset;
@@ -108,25 +115,24 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   }
   const maxSeqLength = o.maxSeqLength ?? preset.maxSeqLength;
   if (maxSeqLength > discConfig.max_position_embeddings) throw new Error(`--max-seq-length ${maxSeqLength} exceeds max_position_embeddings ${discConfig.max_position_embeddings}`);
-  mkdirSync(o.out, { recursive: true });
   let examples = o.examples;
   if (!examples) {
     if (!o.corpus) throw new Error("give --corpus PATH (text files) or --examples FILE (built by a previous run)");
     examples = join(o.out, "examples.bin");
-    if (!(o.resume && existsSync(examples))) {
-      if (!quiet) console.error(`building examples from ${o.corpus} (max_seq_length ${maxSeqLength}) ...`);
-      const s = await buildPretrainingData({ corpus: o.corpus, tokenizer, out: examples, maxSeqLength, seed: o.seed, blanksSeparateDocs: (o.documents ?? "blank-lines") === "blank-lines" });
-      if (!quiet) console.error(`  ${s.examples} examples, ${s.tokens} tokens from ${s.documents} documents in ${s.seconds.toFixed(1)} s`);
-      const coverage = vocabCoverageWarning(s, o.vocab);
-      if (coverage) console.error(`warning: ${coverage}`);
-    }
   }
+  // built by rank 0 alone; the other ranks read it from OUT (a folder every host sees, or give --examples)
+  await world.agree(() => buildExamples(o, tokenizer, examples, maxSeqLength, quiet));
+  if (!existsSync(examples)) throw new Error(`${examples} (built by rank 0) is not on ${world.host}: with hosts that do not share OUT, build the examples once and give --examples FILE on every host`);
   const steps = o.steps;
+  const batchSize = o.batchSize ?? preset.batchSize;
+  if (world.size > 1 && !quiet) {
+    console.error(`data parallel: ${world.size} MPI ranks x batch ${batchSize}${o.accumulate > 1 ? ` x ${o.accumulate} micro-batches` : ""} = global batch ${world.size * batchSize * o.accumulate} per step`);
+  }
   const bar = progress(steps, quiet);
   let started = false;
   const { last } = await pretrain({
     examples, tokenizer, tokenizerFiles: [resolve(o.vocab)], discConfig, genConfig, out: o.out, steps,
-    batchSize: o.batchSize ?? preset.batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
+    batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
     maskProb: o.maskProb ?? preset.maskProb, seed: o.seed, logEvery: o.logEvery, saveEvery: o.saveEvery, accumulate: o.accumulate,
     biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, resumeForce: o.resumeForce,
     overwrite: o.overwrite, corpus: o.examples ? null : o.corpus ?? null, initFrom: o.initFrom ?? null, maxSeqLength: o.examples ? undefined : maxSeqLength,
@@ -142,6 +148,17 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
   return last;
 }
 
+
+/** OUT/examples.bin from --corpus, unless given (--examples) or already built by the run being resumed. */
+async function buildExamples(o: PretrainCliOptions, tokenizer: WordPieceTokenizer, examples: string, maxSeqLength: number, quiet: boolean): Promise<void> {
+  if (o.examples || (o.resume && existsSync(examples))) return;
+  mkdirSync(o.out, { recursive: true });
+  if (!quiet) console.error(`building examples from ${o.corpus} (max_seq_length ${maxSeqLength}) ...`);
+  const s = await buildPretrainingData({ corpus: o.corpus!, tokenizer, out: examples, maxSeqLength, seed: o.seed, blanksSeparateDocs: (o.documents ?? "blank-lines") === "blank-lines" });
+  if (!quiet) console.error(`  ${s.examples} examples, ${s.tokens} tokens from ${s.documents} documents in ${s.seconds.toFixed(1)} s`);
+  const coverage = vocabCoverageWarning(s, o.vocab);
+  if (coverage) console.error(`warning: ${coverage}`);
+}
 
 export function pretrainCommand(): Command {
   return new Command("pretrain")
@@ -171,9 +188,10 @@ export function pretrainCommand(): Command {
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
     .addOption(new Option("--disc-bias-init <how>", "the discriminator's output bias at the start: the log-odds of the mask probability (keeps short runs from collapsing), or 0 as the official code").choices(["prior", "zero"]).default("prior"))
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .option("--mpi-timeout <s>", MPI_TIMEOUT_HELP, num)
     .action(async (o: PretrainCliOptions) => {
       const last = await runPretrain(o);
-      console.log(JSON.stringify({ out: o.out, ...last }));
+      if (getWorld().rank === 0) console.log(JSON.stringify({ out: o.out, ...last }));
     });
 }
 

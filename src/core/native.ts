@@ -37,7 +37,7 @@ export interface NativeAddon {
   gather_rows(out: F32, inp: F32, idx: I32, C: number): void;
   scatter_add_rows(dinp: F32, dout: F32, idx: I32, C: number): void;
   argmax_rows(out: I32, inp: F32, V: number): void;
-  gumbel_argmax(out: I32, logits: F32, V: number, temperature: number, seed: number): void;
+  gumbel_argmax(out: I32, logits: F32, V: number, temperature: number, seed: number, rowKeys: I32 | null): void;
   adamw_step(params: F32, grads: F32, m: F32, v: F32, segments: Float64Array, lr: number, beta1: number, beta2: number, eps: number, step: number, biasCorrection: boolean): void;
   sum_squares(x: F32): number;
   scale_inplace(x: F32, s: number): void;
@@ -48,7 +48,8 @@ export interface NativeAddon {
   blas_config(): string;
 }
 
-function packageRoot(): string {
+/** The folder with package.json and binding.gyp (build/Release holds the addons). */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     if (existsSync(join(dir, "package.json")) && existsSync(join(dir, "binding.gyp"))) return dir;

@@ -240,10 +240,14 @@ export function argmaxRows(out: Int32Array, inp: F32, V: number): void {
   native.argmax_rows(out, inp, V);
 }
 
-/** Gumbel-max samples of each row of logits[M,V] (official sample_from_softmax), keyed by seed. */
-export function gumbelArgmax(out: Int32Array, logits: F32, V: number, temperature: number, seed: number): void {
+/**
+ * Gumbel-max samples of each row of logits[M,V] (official sample_from_softmax), keyed by seed and, with rowKeys,
+ * row m's noise by rowKeys[m] instead of m (so a row draws the same noise in whatever batch it is).
+ */
+export function gumbelArgmax(out: Int32Array, logits: F32, V: number, temperature: number, seed: number, rowKeys: Int32Array | null = null): void {
   check(logits, out.length * V, "gumbel_argmax", "logits [M,V]", `M=${out.length}, V=${V}`);
-  native.gumbel_argmax(out, logits, V, temperature, seed);
+  if (rowKeys && rowKeys.length !== out.length) throw new ShapeError(`gumbel_argmax: ${rowKeys.length} row keys for ${out.length} rows`);
+  native.gumbel_argmax(out, logits, V, temperature, seed, rowKeys);
 }
 
 export function sumSquares(x: F32): number {

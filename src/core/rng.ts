@@ -11,6 +11,27 @@ function splitmix32(x: number): [number, number] {
   return [x, (z ^ (z >>> 16)) >>> 0];
 }
 
+/** murmur3's 32-bit finaliser: every input bit reaches every output bit. */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * A seed (unsigned 32-bit) from a seed and integer keys, e.g. (run seed, step, example): a hash, so that the
+ * streams of neighbouring keys are unrelated. Noise drawn from it depends on what the keys name, not on the
+ * order in which a batch was put together (data-parallel ranks and one process draw the same).
+ */
+export function keyedSeed(seed: number, ...keys: number[]): number {
+  let h = fmix32((seed | 0) ^ 0x9e3779b9);
+  for (const k of keys) {
+    if (!Number.isInteger(k) || k < 0 || k > 0xffffffff) throw new RangeError(`keyedSeed: key ${k} is not an unsigned 32-bit integer`);
+    h = fmix32((h + 0x9e3779b9) ^ fmix32(k + 0x7f4a7c15));
+  }
+  return h;
+}
+
 export class Rng {
   private s = new Uint32Array(4);
 
@@ -76,6 +97,11 @@ export class Rng {
       throw new Error(`Rng.setState: expected four unsigned 32-bit integers, got ${JSON.stringify(state)}`);
     }
     this.s.set(state);
+  }
+
+  /** An Rng seeded by keyedSeed(seed, ...keys). */
+  static keyed(seed: number, ...keys: number[]): Rng {
+    return new Rng(keyedSeed(seed, ...keys));
   }
 
   static fromState(state: readonly number[]): Rng {

@@ -15,7 +15,9 @@
  * - An example without candidates (e.g. only [CLS] [SEP]) gets no masked position.
  *
  * All randomness comes from the caller's Rng: the result is a pure function of the batch and the
- * Rng state. Draw order: row by row; per draw, the position then the 0.85 coin.
+ * Rng state. Draw order: row by row; per draw, the position then the 0.85 coin. Given a function of the
+ * row instead, each row draws from its own Rng (pretraining keys it by the example's place in the global
+ * batch, so that a row is masked alike in whatever batch or process it is).
  */
 import type { Rng } from "../core/rng.js";
 
@@ -90,7 +92,7 @@ export interface MaskedBatch {
 }
 
 /** Masks a batch (see the file comment). */
-export function maskBatch(batch: MaskableBatch, ids: MaskingIds, rng: Rng, opts: MaskingOptions = {}): MaskedBatch {
+export function maskBatch(batch: MaskableBatch, ids: MaskingIds, rng: Rng | ((row: number) => Rng), opts: MaskingOptions = {}): MaskedBatch {
   const { batchSize: B, seqLen: T, inputIds, attentionMask } = batch;
   if (inputIds.length !== B * T || attentionMask.length !== B * T) {
     throw new Error(`maskBatch: expected ${B}×${T} = ${B * T} ids and mask values, got ${inputIds.length} and ${attentionMask.length}`);
@@ -120,9 +122,10 @@ export function maskBatch(batch: MaskableBatch, ids: MaskingIds, rng: Rng, opts:
     if (C === 0) continue;
     const k = numToPredict(real, maskProb, N);
     numDrawn[b] = k;
+    const r = typeof rng === "function" ? rng(b) : rng;
     for (let j = 0; j < k; j++) {
-      const p = base + cand[Math.floor(rng.uniform() * C)];
-      const replace = rng.uniform() < MASK_TOKEN_PROB;
+      const p = base + cand[Math.floor(r.uniform() * C)];
+      const replace = r.uniform() < MASK_TOKEN_PROB;
       if (!isMasked[p]) {
         isMasked[p] = 1;
         numMasked[b]++;

@@ -579,7 +579,11 @@ export class PretrainDataLoader {
     return this.dropLast ? Math.floor(this.file.count / this.batchSize) : Math.ceil(this.file.count / this.batchSize);
   }
 
-  nextBatch(): LoaderBatch {
+  /**
+   * The next batch, or only rows [part.start, part.start + part.count) of it (a data-parallel rank's shard): the
+   * position moves on by the whole batch either way.
+   */
+  nextBatch(part?: { start: number; count: number }): LoaderBatch {
     const n = this.file.count;
     const left = n - this.cursor;
     if (left === 0 || (this.dropLast && left < this.batchSize)) {
@@ -589,7 +593,8 @@ export class PretrainDataLoader {
       this.drawOrder();
     }
     const take = Math.min(this.batchSize, n - this.cursor);
-    const indices = this.order.slice(this.cursor, this.cursor + take);
+    const from = this.cursor + Math.min(part?.start ?? 0, take);
+    const indices = this.order.slice(from, part ? Math.min(from + part.count, this.cursor + take) : this.cursor + take);
     this.cursor += take;
     const b = this.file.readBatch(indices);
     return { ...b, epoch: this.epoch, indices };

@@ -3,7 +3,8 @@
  * refuse:
  *   discriminator/, generator/   Hugging Face folders: the weights at the saved step
  *   optimizer.safetensors        Adam's m and v: float32 [P] each, in the order of the parameter buffer
- *   trainer-state.json           the step, RNG states and data position; the run's settings (RunSettings);
+ *   trainer-state.json           the step and data position (every random draw is keyed by the step, so there
+ *                                is no RNG state to save); the run's settings (RunSettings);
  *                                the size and SHA-256 of every other file of the checkpoint
  * The folder is written as one unit by writeFolderDurable (src/io/durable.ts): after a kill it is the old
  * checkpoint or the new one. Reading checks trainer-state.json against its schema (zod), every file against
@@ -21,7 +22,8 @@ import { fromFloat32, toFloat32 } from "../io/tensor-data.js";
 export const STATE_FILE = "trainer-state.json";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 const FORMAT = "electra-ts pretraining checkpoint";
-const VERSION = 2;
+/** 3: keyed noise (issue 19): masking, sampling and dropout keyed by step and example, no RNG states */
+const VERSION = 3;
 
 const int = z.number().int();
 const u32 = int.min(0).max(0xffffffff);
@@ -31,7 +33,10 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 digest (64
 /** Everything that decides what a run computes: a resume must have the same, or say what changes. */
 const RunSettingsSchema = z.strictObject({
   steps: int.positive(),
+  /** examples per micro-batch on each rank */
   batchSize: int.positive(),
+  /** data-parallel ranks (mpirun -np; 1 without MPI): the global batch is ranks x batchSize */
+  ranks: int.positive(),
   lr: z.number().nonnegative(),
   warmup: int.nonnegative(),
   maskProb: z.number().gt(0).lt(1),
@@ -60,8 +65,6 @@ const TrainerStateSchema = z.strictObject({
   version: z.literal(VERSION),
   step: int.nonnegative(),
   optimizerStep: int.nonnegative(),
-  ctxRng: rngState,
-  maskRng: rngState,
   loader: z.strictObject({ epoch: int.nonnegative(), cursor: int.nonnegative(), rngState, examples: int.nonnegative() }),
   elapsed: z.number().nonnegative(),
   /** native threads of the run: reductions are bit-reproducible for a given count */
@@ -132,6 +135,9 @@ export function readCheckpoint(dir: string, paramCount: number): { dir: string; 
   if (raw && typeof raw === "object" && !("format" in raw) && "options" in raw) {
     throw new Error(`${statePath} was written by an earlier electra-ts, without the run's settings and checksums that --resume checks; continue from its weights with --init-from ${at} (a fresh optimizer)`);
   }
+  if (raw && typeof raw === "object" && (raw as { version?: unknown }).version === 2) {
+    throw new Error(`${statePath} was written by an earlier electra-ts, whose masking and sampling noise came from sequential streams (now keyed by step and example): it cannot continue exactly; continue from its weights with --init-from ${at} (a fresh optimizer)`);
+  }
   const parsed = TrainerStateSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${statePath}: ${firstIssue(parsed.error)}`);
   const state = parsed.data;
@@ -161,7 +167,7 @@ export function readCheckpoint(dir: string, paramCount: number): { dir: string; 
 
 /** Flags by which the user sets each run setting (for messages). */
 const FLAGS: Record<keyof RunSettings, string> = {
-  steps: "--steps", batchSize: "--batch-size", lr: "--lr", warmup: "--warmup", maskProb: "--mask-prob", seed: "--seed",
+  steps: "--steps", batchSize: "--batch-size", ranks: "MPI ranks (mpirun -np)", lr: "--lr", warmup: "--warmup", maskProb: "--mask-prob", seed: "--seed",
   accumulate: "--accumulate", biasCorrection: "--bias-correction", discBiasInit: "--disc-bias-init",
   maxSeqLength: "--max-seq-length", discriminator: "discriminator config (--config)", generator: "generator config (--config, --generator-fraction)",
   examples: "examples (--examples, --corpus)", vocabulary: "--vocab", corpus: "--corpus", initFrom: "--init-from",

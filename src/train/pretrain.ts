@@ -4,12 +4,21 @@
  * -> global-norm clipping at 1.0 -> Adam with decoupled weight decay 0.01, eps 1e-6, no bias correction
  * -> learning rate: peak * (1 - step / total) * min(1, step / warmup).
  * Writes OUT/metrics.jsonl, OUT/discriminator/ and OUT/generator/ (Hugging Face folders), and
- * OUT/checkpoint/ (optimizer, RNG and data position) for an exact resume.
+ * OUT/checkpoint/ (optimizer and data position) for an exact resume.
+ *
+ * Data parallel under mpirun (src/core/mpi.ts, src/train/data-parallel.ts): N ranks with --batch-size b run the
+ * same run as one process with batch N·b. Each step's global batch is the N·b examples that one process would
+ * take; rank r reads rows [r·b, (r+1)·b) of it. Masking, the generator's Gumbel noise and dropout are keyed by
+ * (seed, step, micro-batch, the example's row in the global batch), not drawn from streams, so an example gets
+ * the same noise in whatever shard it is (dropout is keyed by rank instead). The losses are the global batch's
+ * means (each rank weights its shard by its share of the masked positions and real tokens), the gradients are
+ * summed with MPI_Allreduce and the optimizer runs identically everywhere. Rank 0 alone writes OUT.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { getWorld } from "../core/mpi.js";
 import { getThreads } from "../core/native.js";
-import { Rng } from "../core/rng.js";
+import { keyedSeed, Rng } from "../core/rng.js";
 import { padBatch, type Sequence } from "../data/batching.js";
 import { maskBatch, maxPredictionsPerSeq } from "../data/masking.js";
 import { ExampleFile, PretrainDataLoader } from "../data/pretrain-builder.js";
@@ -19,10 +28,11 @@ import { loadIntoStore, readHfFolder, saveHfFolder, type HfFolder } from "../io/
 import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/electra.js";
 import { initParams } from "../model/params.js";
+import { GradientReducer, share, sumOverRanks } from "./data-parallel.js";
 import { AdamW, clipGradNorm } from "./optimizer.js";
-import { fileDigest, readCheckpoint, runChanges, writeCheckpoint, type RunSettings } from "./pretrain-checkpoint.js";
+import { fileDigest, readCheckpoint, runChanges, writeCheckpoint, type RunSettings, type TrainerState } from "./pretrain-checkpoint.js";
 import { writeTrainingCurves } from "./plot.js";
-import { DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
+import { DISC_WEIGHT, DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
 
 /** Global-norm clip (run_pretraining.py via optimization.py: clip_by_global_norm(grads, 1.0)). */
 export const CLIP_NORM = 1.0;
@@ -126,6 +136,10 @@ export interface PretrainOptions {
 
 export interface MetricsRecord {
   step: number;
+  /** data-parallel ranks (1 without MPI) */
+  ranks: number;
+  /** examples per optimizer step over all ranks: ranks x batch size x accumulation */
+  global_batch_size: number;
   loss: number;
   generator_loss: number;
   generator_accuracy: number;
@@ -141,9 +155,22 @@ export interface MetricsRecord {
   discriminator_base_loss: number;
   lr: number;
   grad_norm: number;
+  /** tokens of every rank per second */
   tokens_per_second: number;
   elapsed_seconds: number;
   eta_seconds: number;
+  /** with several ranks: wall seconds per step in the gradient all-reduce */
+  allreduce_seconds?: number;
+}
+
+/** Keys of the noise streams (see the file comment). */
+const MASK_KEY = 0x68e31da4, GUMBEL_KEY = 0x4f1bbcdc, DROPOUT_KEY = 0x2545f491;
+
+/** Real tokens of a batch (attention mask 1). */
+function realTokens(mask: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  return n;
 }
 
 /**
@@ -205,10 +232,21 @@ export function prepareOutput(out: string, o: { resume: boolean; overwrite?: boo
 }
 
 export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecord | null; model: RtdModel }> {
-  prepareOutput(o.out, o);
-  mkdirSync(o.out, { recursive: true });
+  const world = getWorld();
+  const lead = world.rank === 0;
+  await world.agree(() => {
+    prepareOutput(o.out, o);
+    mkdirSync(o.out, { recursive: true });
+  });
   const file = ExampleFile.open(o.examples);
   file.checkTokenizer(o.tokenizer);
+  const here = { examples: file.count, bytes: statSync(o.examples).size };
+  const first = await world.agree(() => here);
+  if (first.examples !== here.examples || first.bytes !== here.bytes) {
+    throw new Error(`${o.examples} has ${here.examples} examples (${here.bytes} bytes) on ${world.host}, rank 0's has ${first.examples} (${first.bytes} bytes): every rank must read the same example file`);
+  }
+  const globalBatch = world.size * o.batchSize;
+  if (globalBatch * file.maxSeqLength > 0xffffffff) throw new Error(`a global batch of ${globalBatch} examples of ${file.maxSeqLength} tokens is more than the noise keys index (2^32 tokens)`);
   const model = new RtdModel(o.discConfig, o.genConfig);
   const store = model.store;
   initParams(store, o.discConfig.initializer_range, o.seed, new Map([[`${DISCRIMINATOR_PREFIX}electra.embeddings.word_embeddings.weight`, o.discConfig.pad_token_id]]));
@@ -220,59 +258,37 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     store.get(`${DISCRIMINATOR_PREFIX}discriminator_predictions.dense_prediction.bias`).fill(discriminatorPriorBias(o.maskProb));
   }
   const opt = new AdamW(store, { weightDecay: WEIGHT_DECAY, biasCorrection: o.biasCorrection });
-  const loader = new PretrainDataLoader(file, { batchSize: o.batchSize, seed: o.seed });
-  const ctx = new RunContext({ train: true, seed: o.seed ^ 0x2545f491 });
-  const maskRng = new Rng(o.seed ^ 0x68e31da4);
+  // every rank walks the global batches; each reads its own rows of them
+  const loader = new PretrainDataLoader(file, { batchSize: globalBatch, seed: o.seed });
+  const shard = { start: world.rank * o.batchSize, count: o.batchSize };
+  const reducer = new GradientReducer(world, store.grad);
+  const ctx = new RunContext({ train: true, seed: o.seed ^ DROPOUT_KEY });
   const ids = { padId: o.tokenizer.padId, clsId: o.tokenizer.clsId, sepId: o.tokenizer.sepId, maskId: o.tokenizer.maskId };
   const metricsPath = join(o.out, "metrics.jsonl");
   const ckDir = join(o.out, "checkpoint");
   let step = 0, elapsedBefore = 0;
 
-  const run: RunSettings = {
-    steps: o.steps, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup, maskProb: o.maskProb, seed: o.seed, accumulate: o.accumulate,
+  // rank 0's: the settings (the example file's digest is read there only), the checks of a resume, the state
+  const settings = (): RunSettings => ({
+    steps: o.steps, batchSize: o.batchSize, ranks: world.size, lr: o.lr, warmup: o.warmup, maskProb: o.maskProb, seed: o.seed, accumulate: o.accumulate,
     biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit ?? "prior", maxSeqLength: o.maxSeqLength ?? file.maxSeqLength,
     discriminator: configToJson(o.discConfig), generator: configToJson(o.genConfig),
     examples: fileDigest(o.examples), vocabulary: { size: o.tokenizer.vocabSize, hash: o.tokenizer.vocabHash >>> 0 },
     corpus: o.corpus ? resolve(o.corpus) : null, initFrom: o.initFrom ? resolve(o.initFrom) : null,
-  };
-
-  if (o.resume) {
-    // every check before anything is changed: a refused resume leaves OUT as it was
-    const ck = readCheckpoint(ckDir, store.grad.length);
-    const st = ck.state;
-    const changes = runChanges(st.run, run);
-    const fixed = changes.filter((c) => c.fixed);
-    const where = join(ck.dir, "trainer-state.json");
-    if (fixed.length) throw new Error(`--resume: ${fixed.map((c) => c.text).join("; ")} (saved in ${where} -> given now): these cannot change within a run; start a new run (--overwrite, or another --out; --init-from ${ck.dir} keeps its weights)`);
-    if (changes.length && !o.resumeForce) {
-      throw new Error(`--resume: ${changes.map((c) => c.text).join(", ")} (saved in ${where} -> given now): use the saved values, or --resume-force to continue with the new ones`);
-    }
-    loadIntoStore(store, readHfFolder(join(ck.dir, "discriminator")).tensors, { prefix: DISCRIMINATOR_PREFIX, source: join(ck.dir, "discriminator") });
-    loadIntoStore(store, readHfFolder(join(ck.dir, "generator")).tensors, { prefix: GENERATOR_PREFIX, source: join(ck.dir, "generator") });
-    opt.m.set(ck.m);
-    opt.v.set(ck.v);
-    opt.step = st.optimizerStep;
-    ctx.rng.setState(st.ctxRng);
-    maskRng.setState(st.maskRng);
-    loader.setPosition(st.loader);
-    step = st.step;
-    elapsedBefore = st.elapsed;
-    console.error(`resuming from step ${step} (${ck.dir})` + (changes.length ? ` with ${changes.map((c) => c.text).join(", ")}; the schedule continues from step ${step}` : ""));
-    if (st.threads !== getThreads()) {
-      console.error(`warning: the run was saved with ${st.threads} threads and continues with ${getThreads()}: it goes on correctly, but not bit for bit as it would have with ${st.threads}`);
-    }
-    // metrics logged after the checkpoint belong to the lost part of the run: keep the file consistent
-    if (existsSync(metricsPath)) {
-      const kept = readFileSync(metricsPath, "utf8").split("\n").filter((l) => {
-        try {
-          return l && (JSON.parse(l) as MetricsRecord).step <= step;
-        } catch {
-          return false;
-        }
-      });
-      writeFileDurable(metricsPath, kept.map((l) => l + "\n").join(""));
-    }
+  });
+  let run: RunSettings | null = null;
+  const resumed = await world.agree(() => {
+    run = settings();
+    return o.resume ? resumeOnLead(o, run, store, opt, ckDir, metricsPath) : null;
+  });
+  if (resumed) {
+    opt.step = resumed.optimizerStep;
+    loader.setPosition(resumed.loader);
+    step = resumed.step;
+    elapsedBefore = resumed.elapsed;
   }
+  // rank 0's weights (and optimizer moments) on every rank
+  world.broadcast(resumed ? [store.data, opt.m, opt.v] : [store.data]);
 
   const saveModels = (dir: string) => {
     saveHfFolder(join(dir, "discriminator"), store, o.discConfig, { prefix: DISCRIMINATOR_PREFIX, architecture: "ElectraForPreTraining", tokenizerFiles: o.tokenizerFiles });
@@ -281,8 +297,8 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   const saveCheckpoint = () => writeCheckpoint(ckDir, {
     saveModels, m: opt.m, v: opt.v,
     state: {
-      step, optimizerStep: opt.step, ctxRng: ctx.rng.getState(), maskRng: maskRng.getState(), loader: loader.getPosition(),
-      elapsed: elapsedBefore + (performance.now() - t0) / 1000, threads: getThreads(), run,
+      step, optimizerStep: opt.step, loader: loader.getPosition(),
+      elapsed: elapsedBefore + (performance.now() - t0) / 1000, threads: getThreads(), run: run!,
     },
   });
 
@@ -295,54 +311,127 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     }
   };
   const t0 = performance.now();
-  let win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: performance.now() };
+  // sums over the window (and, with several ranks, over the ranks): losses weighted by the shard's share
+  const zero = () => ({ loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0 });
+  let win = zero(), winSteps = 0, winNorm = 0, winT = performance.now();
   let last: MetricsRecord | null = null;
   const startStep = step;
   while (step < o.steps) {
+    ctx.rng.setState(Rng.keyed(o.seed ^ DROPOUT_KEY, step, world.rank).getState());
+    world.arrive(step);
     store.zeroGrad();
     for (let micro = 0; micro < o.accumulate; micro++) {
       ctx.arena.reset();
-      const lb = loader.nextBatch();
+      const lb = loader.nextBatch(shard);
       const batch = trimBatch(lb.inputIds, lb.tokenTypeIds, lb.attentionMask, lb.batchSize, lb.seqLen, ids.padId);
-      const m = maskBatch({ batchSize: batch.B, seqLen: batch.T, inputIds: batch.inputIds, attentionMask: batch.attentionMask }, ids, maskRng, {
-        maskProb: o.maskProb, maxPredictions: maxPredictionsPerSeq(o.maskProb, lb.seqLen),
-      });
-      const r = model.step(ctx, { batch, generatorInputIds: m.maskedInput, maskedRows: m.positions }, { lossScale: 1 / o.accumulate });
-      win.loss += r.loss; win.gl += r.generatorLoss; win.dl += r.discriminatorLoss; win.gc += r.generatorCorrect; win.masked += r.masked;
-      win.dc += r.discCorrect; win.real += r.real; win.tp += r.tp; win.pp += r.predictedReplaced; win.ap += r.actualReplaced; win.n++;
-      win.tokens += r.real;
+      const m = maskBatch({ batchSize: batch.B, seqLen: batch.T, inputIds: batch.inputIds, attentionMask: batch.attentionMask }, ids,
+        (b) => Rng.keyed(o.seed ^ MASK_KEY, step, micro, shard.start + b), { maskProb: o.maskProb, maxPredictions: maxPredictionsPerSeq(o.maskProb, lb.seqLen) });
+      // each masked position's noise is keyed by its example's row in the global batch and its place in the example
+      const rowKeys = new Int32Array(m.positions.length);
+      for (let i = 0; i < rowKeys.length; i++) {
+        const p = m.positions[i];
+        rowKeys[i] = (shard.start + Math.floor(p / batch.T)) * lb.seqLen + (p % batch.T);
+      }
+      const local = { masked: m.positions.length, real: realTokens(batch.attentionMask) };
+      const [masked, real] = sumOverRanks(world, [local.masked, local.real], "count all-reduce");
+      const r = model.step(ctx, {
+        batch, generatorInputIds: m.maskedInput, maskedRows: m.positions, sampling: { seed: keyedSeed(o.seed ^ GUMBEL_KEY, step, micro), rowKeys },
+      }, { lossScale: 1 / o.accumulate, globalCounts: world.size > 1 ? { masked, real } : undefined });
+      const wg = share(local.masked, masked), wd = share(local.real, real);
+      win.loss += wg * r.generatorLoss + wd * DISC_WEIGHT * r.discriminatorLoss; win.gl += wg * r.generatorLoss; win.dl += wd * r.discriminatorLoss;
+      win.gc += r.generatorCorrect; win.masked += r.masked; win.dc += r.discCorrect; win.real += r.real; win.tp += r.tp;
+      win.pp += r.predictedReplaced; win.ap += r.actualReplaced; win.tokens += r.real;
     }
-    win.norm += clipGradNorm(store.grad, CLIP_NORM, "tf");
+    reducer.reduce();
+    winNorm += clipGradNorm(store.grad, CLIP_NORM, "tf");
     const lr = learningRate(step, o.lr, o.steps, o.warmup);
     opt.update(lr);
     step++;
+    winSteps++;
     let rec: MetricsRecord | null = null;
     if (step % o.logEvery === 0 || step === o.steps) {
+      const keys = Object.keys(win) as (keyof typeof win)[];
+      const sums = sumOverRanks(world, keys.map((k) => win[k]));
+      const w = Object.fromEntries(keys.map((k, i) => [k, sums[i]])) as typeof win;
       const now = performance.now();
       const elapsed = elapsedBefore + (now - t0) / 1000;
       const rate = (step - startStep) / ((now - t0) / 1000);
-      const steps = win.n / o.accumulate;
-      const replacedFraction = win.ap / Math.max(1, win.real);
+      const n = winSteps * o.accumulate;
+      const replacedFraction = w.ap / Math.max(1, w.real);
       rec = {
-        step, loss: win.loss / win.n, generator_loss: win.gl / win.n, generator_accuracy: win.gc / Math.max(1, win.masked),
-        discriminator_loss: win.dl / win.n, discriminator_accuracy: win.dc / Math.max(1, win.real),
-        discriminator_precision: win.pp ? win.tp / win.pp : 0, discriminator_recall: win.ap ? win.tp / win.ap : 0,
-        replaced_fraction: replacedFraction, discriminator_base_loss: binaryEntropy(replacedFraction), lr, grad_norm: win.norm / steps,
-        tokens_per_second: win.tokens / ((now - win.t) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
+        step, ranks: world.size, global_batch_size: globalBatch * o.accumulate,
+        loss: w.loss / n, generator_loss: w.gl / n, generator_accuracy: w.gc / Math.max(1, w.masked),
+        discriminator_loss: w.dl / n, discriminator_accuracy: w.dc / Math.max(1, w.real),
+        discriminator_precision: w.pp ? w.tp / w.pp : 0, discriminator_recall: w.ap ? w.tp / w.ap : 0,
+        replaced_fraction: replacedFraction, discriminator_base_loss: binaryEntropy(replacedFraction), lr, grad_norm: winNorm / winSteps,
+        tokens_per_second: w.tokens / ((now - winT) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
+        ...(world.size > 1 ? { allreduce_seconds: reducer.take() / winSteps } : {}),
       };
-      appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
+      if (lead) appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
       last = rec;
-      win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: now };
+      win = zero();
+      winSteps = 0;
+      winNorm = 0;
+      winT = now;
     }
     o.onStep?.(step, rec);
-    if (o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) {
+    if (lead && o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) {
       saveCheckpoint();
       plot();
     }
   }
-  saveCheckpoint();
-  saveModels(o.out);
-  plot();
+  if (lead) {
+    saveCheckpoint();
+    saveModels(o.out);
+    plot();
+  }
   file.close();
   return { last, model };
+}
+
+/** What a resume restores besides the tensors (rank 0 reads it; every rank applies it). */
+interface Resumed {
+  step: number;
+  optimizerStep: number;
+  loader: TrainerState["loader"];
+  elapsed: number;
+}
+
+/**
+ * Rank 0's part of --resume: every check before anything is changed (a refused resume leaves OUT as it was),
+ * then the weights and Adam's moments into store and opt, the metrics file cut back to the checkpoint's step.
+ */
+function resumeOnLead(o: PretrainOptions, run: RunSettings, store: RtdModel["store"], opt: AdamW, ckDir: string, metricsPath: string): Resumed {
+  const ck = readCheckpoint(ckDir, store.grad.length);
+  const st = ck.state;
+  const changes = runChanges(st.run, run);
+  const fixed = changes.filter((c) => c.fixed);
+  const where = join(ck.dir, "trainer-state.json");
+  if (fixed.length) throw new Error(`--resume: ${fixed.map((c) => c.text).join("; ")} (saved in ${where} -> given now): these cannot change within a run; start a new run (--overwrite, or another --out; --init-from ${ck.dir} keeps its weights)`);
+  if (st.run.ranks !== run.ranks && !o.resumeForce) {
+    throw new Error(`--resume: the run was saved with ${st.run.ranks} MPI rank(s) (global batch ${st.run.ranks} x ${st.run.batchSize}) and is resumed with ${run.ranks}: resume it with ${st.run.ranks > 1 ? `mpirun -np ${st.run.ranks}` : "one process (no mpirun)"}, or give --resume-force to go on with a global batch of ${run.ranks} x ${run.batchSize}`);
+  }
+  if (changes.length && !o.resumeForce) {
+    throw new Error(`--resume: ${changes.map((c) => c.text).join(", ")} (saved in ${where} -> given now): use the saved values, or --resume-force to continue with the new ones`);
+  }
+  loadIntoStore(store, readHfFolder(join(ck.dir, "discriminator")).tensors, { prefix: DISCRIMINATOR_PREFIX, source: join(ck.dir, "discriminator") });
+  loadIntoStore(store, readHfFolder(join(ck.dir, "generator")).tensors, { prefix: GENERATOR_PREFIX, source: join(ck.dir, "generator") });
+  opt.m.set(ck.m);
+  opt.v.set(ck.v);
+  console.error(`resuming from step ${st.step} (${ck.dir})` + (changes.length ? ` with ${changes.map((c) => c.text).join(", ")}; the schedule continues from step ${st.step}` : ""));
+  if (st.threads !== getThreads()) {
+    console.error(`warning: the run was saved with ${st.threads} threads and continues with ${getThreads()}: it goes on correctly, but not bit for bit as it would have with ${st.threads}`);
+  }
+  // metrics logged after the checkpoint belong to the lost part of the run: keep the file consistent
+  if (existsSync(metricsPath)) {
+    const kept = readFileSync(metricsPath, "utf8").split("\n").filter((l) => {
+      try {
+        return l && (JSON.parse(l) as MetricsRecord).step <= st.step;
+      } catch {
+        return false;
+      }
+    });
+    writeFileDurable(metricsPath, kept.map((l) => l + "\n").join(""));
+  }
+  return { step: st.step, optimizerStep: st.optimizerStep, loader: st.loader, elapsed: st.elapsed };
 }

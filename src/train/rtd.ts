@@ -29,6 +29,23 @@ export interface RtdInputs {
   generatorInputIds: Int32Array;
   /** flattened indices b*T+t of the masked positions, ascending */
   maskedRows: Int32Array;
+  /**
+   * Keyed Gumbel noise: the seed, and per masked position a key naming it independently of this batch's layout
+   * (pretraining: global example * max_seq_length + t). Without it the noise comes from ctx.rng.
+   */
+  sampling?: { seed: number; rowKeys: Int32Array };
+}
+
+export interface RtdStepOptions {
+  lossScale?: number;
+  /**
+   * Data parallelism: the masked positions and the real tokens of the whole global batch (every rank's). Each
+   * loss is then this batch's share of the global mean (its mean times local count / global count), so that the
+   * ranks' gradients sum to the gradient of the global batch.
+   */
+  globalCounts?: { masked: number; real: number };
+  /** replaces Gumbel sampling (tests pass fixed samples) */
+  sample?: (logits: Float32Array, M: number) => Int32Array;
 }
 
 export interface RtdResult {
@@ -72,9 +89,9 @@ export class RtdModel {
 
   /**
    * Forward and backward of one batch: adds d(loss * lossScale)/d params into store.grad (call zeroGrad first,
-   * or not, to accumulate). `sample` replaces Gumbel sampling (tests pass fixed samples).
+   * or not, to accumulate). The losses returned are this batch's means.
    */
-  step(ctx: RunContext, inp: RtdInputs, opts: { lossScale?: number; sample?: (logits: Float32Array, M: number) => Int32Array } = {}): RtdResult {
+  step(ctx: RunContext, inp: RtdInputs, opts: RtdStepOptions = {}): RtdResult {
     const { batch, generatorInputIds, maskedRows } = inp;
     const { B, T } = batch;
     const N = B * T, M = maskedRows.length, V = this.genConfig.vocab_size;
@@ -95,9 +112,13 @@ export class RtdModel {
     let generatorCorrect = 0;
     for (let i = 0; i < M; i++) if (argmax[i] === targets[i]) generatorCorrect++;
     const sampled = opts.sample ? opts.sample(gen.logits, M) : new Int32Array(M);
-    if (!opts.sample) ops.gumbelArgmax(sampled, gen.logits, V, SAMPLING_TEMPERATURE, ctx.rng.nextU32());
+    if (!opts.sample) {
+      const s = inp.sampling;
+      ops.gumbelArgmax(sampled, gen.logits, V, SAMPLING_TEMPERATURE, s ? s.seed : ctx.rng.nextU32(), s ? s.rowKeys : null);
+    }
     if (sampled.length !== M) throw new ops.ShapeError(`sampler returned ${sampled.length} ids for ${M} masked positions`);
-    const g = crossEntropyLoss(ctx, gen.logits, targets, M, V, scale);
+    const global = opts.globalCounts;
+    const g = crossEntropyLoss(ctx, gen.logits, targets, M, V, global ? (scale * M) / global.masked : scale);
 
     // discriminator: replaced-token detection over real tokens
     const discIds = Int32Array.from(batch.inputIds);
@@ -108,7 +129,9 @@ export class RtdModel {
       weights[i] = batch.attentionMask[i];
     }
     const disc = this.discriminator.forward(ctx, { ...batch, inputIds: discIds });
-    const d = bceLoss(ctx, disc.logits, replaced, weights, scale * DISC_WEIGHT);
+    let localReal = 0;
+    for (let i = 0; i < N; i++) localReal += weights[i];
+    const d = bceLoss(ctx, disc.logits, replaced, weights, scale * DISC_WEIGHT * (global ? localReal / global.real : 1));
 
     let real = 0, discCorrect = 0, tp = 0, predictedReplaced = 0, actualReplaced = 0;
     for (let i = 0; i < N; i++) {

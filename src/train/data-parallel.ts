@@ -1,0 +1,51 @@
+/**
+ * Data parallelism over an MPI world (src/core/mpi.ts): every rank computes the gradient of its shard of the
+ * global batch, weighted by the shard's share of the global loss's denominators, so that the SUM over ranks
+ * (MPI_Allreduce over the flat gradient buffer) is the gradient of the global batch, as one process with the
+ * global batch would compute it; the optimizer then runs identically on every rank.
+ */
+import type { World } from "../core/mpi.js";
+
+/** Elements per all-reduce bucket (16 MiB of float32): buckets go in a fixed order, the buffer's. */
+export const BUCKET_ELEMENTS = 1 << 22;
+
+/** Sums the ranks' gradients, bucket by bucket, and keeps the time it took. */
+export class GradientReducer {
+  /** wall seconds spent in reduce() since the last take() */
+  private seconds = 0;
+
+  constructor(readonly world: World, readonly grad: Float32Array, readonly bucketElements = BUCKET_ELEMENTS) {
+    if (!Number.isInteger(bucketElements) || bucketElements < 1) throw new Error(`bucket size ${bucketElements} must be a positive integer`);
+  }
+
+  /** every rank's gradient summed into each rank's buffer */
+  reduce(): void {
+    if (this.world.size === 1) return;
+    const t = performance.now();
+    for (let a = 0; a < this.grad.length; a += this.bucketElements) {
+      this.world.startSum(this.grad.subarray(a, Math.min(a + this.bucketElements, this.grad.length)));
+    }
+    this.world.wait("gradient all-reduce");
+    this.seconds += (performance.now() - t) / 1000;
+  }
+
+  /** seconds spent reducing since the last call */
+  take(): number {
+    const s = this.seconds;
+    this.seconds = 0;
+    return s;
+  }
+}
+
+/** local / global, 0 when the global count is 0 (a shard's share of a mean over the global batch). */
+export function share(local: number, global: number): number {
+  return global > 0 ? local / global : 0;
+}
+
+/** Sums numbers over the ranks (a window of metrics, counts): one small all-reduce. */
+export function sumOverRanks(world: World, values: number[], what = "metrics all-reduce"): number[] {
+  if (world.size === 1) return values;
+  const a = Float64Array.from(values);
+  world.sum([a], what);
+  return Array.from(a);
+}
