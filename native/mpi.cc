@@ -3,13 +3,14 @@
 //
 // Every MPI call on a collective runs on ONE communication thread, fed by a FIFO queue: the JavaScript thread
 // enqueues in-place reductions and broadcasts (so a bucket of gradients can be reduced while the backward pass
-// computes the next one) and waits for them with a bound. Before the collectives of a training step every rank
-// "arrives": rank 0 sends the step number to every other rank and each other rank sends it to rank 0, on a
-// communicator of its own. When a wait runs past the bound, the arrivals that never came name the rank that is
-// dead or hung; the message goes to stderr and MPI_Abort ends the whole job (mpirun kills every rank).
+// computes the next one) and waits for them with a bound. Before it waits, every rank "arrives": rank 0 sends a
+// sequence number to every other rank and each other rank sends it to rank 0, on a communicator of its own.
+// When a wait runs past the bound, the arrivals that never came name the rank that is dead or hung (it never
+// reached this wait); the message goes to stderr and MPI_Abort ends the whole job (mpirun kills every rank).
 #include <mpi.h>
 #include <napi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -50,11 +51,14 @@ bool g_stop = false;
 std::string g_error;
 double g_busy = 0;  // seconds the communication thread spent inside MPI collectives
 
-// arrivals of the current step: rank 0 receives from every other rank, the others from rank 0
-int64_t g_step = -1;
-std::vector<long long> g_in, g_out;
-std::vector<MPI_Request> g_reqs;  // receives first, then sends
-std::vector<int> g_from;          // the rank each receive comes from
+// the responder thread (see respond())
+std::thread g_responder;
+std::condition_variable g_responder_cv;
+bool g_responder_stop = false;
+void respond();
+
+// the step named in messages; the number of this rank's arrivals (rank 0 hears every rank's, the others rank 0's)
+int64_t g_step = -1, g_seq = 0;
 
 std::string mpi_error(int code) {
   char s[MPI_MAX_ERROR_STRING];
@@ -123,6 +127,7 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
     MPI_Comm_set_errhandler(g_hb, MPI_ERRORS_RETURN);
     g_started = true;
     g_thread = std::thread(loop);
+    if (g_provided == MPI_THREAD_MULTIPLE) g_responder = std::thread(respond);
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("rank", g_rank);
@@ -181,54 +186,116 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// completes the previous step's arrivals (they have all been sent: that step's collectives finished)
-void finish_arrivals() {
-  if (!g_reqs.empty()) MPI_Waitall((int)g_reqs.size(), g_reqs.data(), MPI_STATUSES_IGNORE);
-  g_reqs.clear();
-  g_from.clear();
+const int ARRIVE_TAG = 7, PING_TAG = 8, PONG_TAG = 9;
+
+// one wait's arrival messages (they stay until complete: a peer may be slow to send or to take them)
+struct Arrival {
+  long long out = 0;
+  std::vector<long long> in;
+  std::vector<MPI_Request> recv, send;
+  std::vector<int> from;  // the rank of each receive
+};
+std::deque<Arrival> g_arrivals;
+
+bool done_all(std::vector<MPI_Request>& r) {
+  int flag = 1;
+  if (!r.empty()) MPI_Testall((int)r.size(), r.data(), &flag, MPI_STATUSES_IGNORE);
+  return flag != 0;
 }
 
-const int ARRIVE_TAG = 7;
+// setStep(step): the training step the next waits belong to (for the messages)
+Napi::Value SetStep(const Napi::CallbackInfo& info) {
+  g_step = info[0].As<Napi::Number>().Int64Value();
+  return info.Env().Undefined();
+}
 
-// arrive(step): announces that this rank reached the collectives of `step` (see the file comment)
-Napi::Value Arrive(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  need_started(env);
-  int64_t step = info[0].As<Napi::Number>().Int64Value();
-  {
-    // without MPI_THREAD_MULTIPLE this thread may call MPI only while the communication thread is idle
-    std::unique_lock<std::mutex> lk(g_mu);
-    g_done.wait(lk, [] { return g_finished == g_enqueued; });
-  }
-  finish_arrivals();
-  g_step = step;
+// announces that this rank reached the next wait (see the file comment); needs MPI_THREAD_MULTIPLE, as the
+// communication thread may be inside a collective. Never blocks: earlier arrivals are dropped once complete.
+void arrive() {
+  if (g_provided != MPI_THREAD_MULTIPLE) return;
+  while (!g_arrivals.empty() && done_all(g_arrivals.front().recv) && done_all(g_arrivals.front().send)) g_arrivals.pop_front();
+  g_arrivals.emplace_back();
+  Arrival& a = g_arrivals.back();
   int peers = g_rank == 0 ? g_size - 1 : 1;
-  g_in.assign(peers, -1);
-  g_out.assign(1, step);
+  a.out = ++g_seq;
+  a.in.assign(peers, -1);
+  a.recv.resize(peers);
+  a.send.resize(peers);
   for (int i = 0; i < peers; i++) {
-    int from = g_rank == 0 ? i + 1 : 0;
-    g_reqs.emplace_back();
-    g_from.push_back(from);
-    MPI_Irecv(&g_in[i], 1, MPI_LONG_LONG, from, ARRIVE_TAG, g_hb, &g_reqs.back());
+    int peer = g_rank == 0 ? i + 1 : 0;
+    a.from.push_back(peer);
+    MPI_Irecv(&a.in[i], 1, MPI_LONG_LONG, peer, ARRIVE_TAG, g_hb, &a.recv[i]);
+    MPI_Isend(&a.out, 1, MPI_LONG_LONG, peer, ARRIVE_TAG, g_hb, &a.send[i]);
   }
-  for (int i = 0; i < peers; i++) {
-    g_reqs.emplace_back();
-    MPI_Isend(g_out.data(), 1, MPI_LONG_LONG, g_rank == 0 ? i + 1 : 0, ARRIVE_TAG, g_hb, &g_reqs.back());
-  }
-  return env.Undefined();
 }
 
-// the ranks whose arrival for the current step has not come (needs MPI_THREAD_MULTIPLE: the communication
-// thread is inside a collective); empty when unknown
-std::vector<int> missing(bool* known) {
+// the ranks whose arrival at the current wait has not come (MPI delivers a peer's arrivals in order)
+std::vector<int> not_arrived() {
   std::vector<int> out;
-  *known = g_provided == MPI_THREAD_MULTIPLE && g_step >= 0;
-  if (!*known) return out;
-  for (size_t i = 0; i < g_from.size(); i++) {
+  if (g_arrivals.empty()) return out;
+  Arrival& a = g_arrivals.back();
+  for (size_t i = 0; i < a.recv.size(); i++) {
     int flag = 0;
-    MPI_Test(&g_reqs[i], &flag, MPI_STATUS_IGNORE);
-    if (!flag) out.push_back(g_from[i]);
+    MPI_Test(&a.recv[i], &flag, MPI_STATUS_IGNORE);
+    if (!flag) out.push_back(a.from[i]);
   }
+  return out;
+}
+
+// The responder: a thread that answers pings (10 checks a second), so that a stalled rank can tell a frozen
+// peer (stopped, or its whole process stuck: no answer) from one that runs but never came to the wait.
+
+void respond() {
+  long long ping = 0, pong = 1;
+  MPI_Request r;
+  MPI_Irecv(&ping, 1, MPI_LONG_LONG, MPI_ANY_SOURCE, PING_TAG, g_hb, &r);
+  std::vector<MPI_Request> sent;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(g_mu);
+      g_responder_cv.wait_for(lk, std::chrono::milliseconds(100), [] { return g_responder_stop; });
+      if (g_responder_stop) break;
+    }
+    int flag = 0;
+    MPI_Status st;
+    MPI_Test(&r, &flag, &st);
+    if (!flag) continue;
+    sent.emplace_back();
+    MPI_Isend(&pong, 1, MPI_LONG_LONG, st.MPI_SOURCE, PONG_TAG, g_hb, &sent.back());
+    MPI_Irecv(&ping, 1, MPI_LONG_LONG, MPI_ANY_SOURCE, PING_TAG, g_hb, &r);
+  }
+  MPI_Cancel(&r);
+  MPI_Wait(&r, MPI_STATUS_IGNORE);
+  if (!sent.empty()) MPI_Waitall((int)sent.size(), sent.data(), MPI_STATUSES_IGNORE);
+}
+
+// the ranks that do not answer a ping within `seconds`
+std::vector<int> frozen(double seconds) {
+  std::vector<int> peers;
+  for (int i = 0; i < g_size; i++)
+    if (i != g_rank) peers.push_back(i);
+  static long long ping = 0;  // static: a send may outlive this call (the job is ending)
+  static std::vector<long long> pong;
+  pong.assign(peers.size(), 0);
+  std::vector<MPI_Request> recv(peers.size()), send(peers.size());
+  for (size_t i = 0; i < peers.size(); i++) {
+    MPI_Irecv(&pong[i], 1, MPI_LONG_LONG, peers[i], PONG_TAG, g_hb, &recv[i]);
+    MPI_Isend(&ping, 1, MPI_LONG_LONG, peers[i], PING_TAG, g_hb, &send[i]);
+  }
+  std::vector<int> answered(peers.size(), 0);
+  auto t0 = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
+    bool all = true;
+    for (size_t i = 0; i < peers.size(); i++) {
+      if (!answered[i]) MPI_Test(&recv[i], &answered[i], MPI_STATUS_IGNORE);
+      all = all && answered[i];
+    }
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::vector<int> out;
+  for (size_t i = 0; i < peers.size(); i++)
+    if (!answered[i]) out.push_back(peers[i]);
   return out;
 }
 
@@ -238,17 +305,20 @@ std::string list(const std::vector<int>& r) {
   return s;
 }
 
-[[noreturn]] void stalled(const std::string& what, double waited) {
-  bool known = false;
-  std::vector<int> miss = missing(&known);
+[[noreturn]] void stalled(const std::string& op, double waited, const std::vector<int>& frozen_ranks, const std::vector<int>& absent, bool known) {
   char secs[32];
   snprintf(secs, sizeof secs, "%.0f", waited);
-  std::string at = g_step >= 0 ? " of step " + std::to_string(g_step) : "";
-  std::string msg = "electra: rank " + std::to_string(g_rank) + ": the " + what + at + " waited " + secs + " s: ";
-  if (!known) msg += "another rank is dead or hung";
-  else if (!miss.empty()) msg += list(miss) + " did not reach step " + std::to_string(g_step) + " (dead or hung)";
-  else if (g_rank == 0) msg += "every rank reached step " + std::to_string(g_step) + " but the reduction did not complete (network?)";
-  else msg += "rank 0 reached step " + std::to_string(g_step) + "; another rank did not (see rank 0's message)";
+  std::string msg = "electra: rank " + std::to_string(g_rank) + ": " + op + " waited " + secs + " s: ";
+  std::vector<std::string> why;
+  std::vector<int> away;  // ranks that answer but never came to this wait
+  for (int r : absent)
+    if (std::find(frozen_ranks.begin(), frozen_ranks.end(), r) == frozen_ranks.end()) away.push_back(r);
+  if (!frozen_ranks.empty()) why.push_back(list(frozen_ranks) + " does not answer (stopped or frozen)");
+  if (!away.empty()) why.push_back(list(away) + " did not reach it (hung or still busy elsewhere)");
+  if (!known) why.push_back("another rank is dead or hung");
+  if (why.empty()) why.push_back(g_rank == 0 ? "every rank reached it and answers, but it did not complete (network?)"
+                                             : "rank 0 reached it; another rank did not (see rank 0's message)");
+  for (size_t i = 0; i < why.size(); i++) msg += (i ? "; " : "") + why[i];
   msg += "; ending the job (MPI_Abort)\n";
   fputs(msg.c_str(), stderr);
   fflush(stderr);
@@ -256,12 +326,15 @@ std::string list(const std::vector<int>& r) {
   _exit(3);
 }
 
-// wait(timeoutSeconds, what): blocks until every queued operation is done; past the bound (0: none) the job ends
+// wait(timeoutSeconds, what, arrive): blocks until every queued operation is done; past the bound (0: none) the
+// job ends. arrive: announce this wait to the other ranks first (training steps; not set-up broadcasts)
 Napi::Value Wait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   need_started(env);
   double timeout = info.Length() > 0 ? info[0].As<Napi::Number>().DoubleValue() : 0;
   std::string what = info.Length() > 1 ? std::string(info[1].As<Napi::String>()) : "all-reduce";
+  // every rank arrives at the same waits (the flag is the caller's, never a setting that could differ)
+  if (info.Length() > 2 && info[2].ToBoolean()) arrive();
   auto t0 = Clock::now();
   double limit = timeout;
   bool extended = false;
@@ -272,16 +345,18 @@ Napi::Value Wait(const Napi::CallbackInfo& info) {
     double waited = std::chrono::duration<double>(Clock::now() - t0).count();
     if (waited < limit) continue;
     lk.unlock();
-    bool known = false;
-    std::vector<int> miss = missing(&known);
-    // rank 0 names the missing rank: another rank that heard from rank 0 gives it time to do so
-    if (g_rank != 0 && known && miss.empty() && !extended) {
+    bool known = g_provided == MPI_THREAD_MULTIPLE;
+    std::vector<int> absent = known ? not_arrived() : std::vector<int>();
+    std::vector<int> still = known ? frozen(2.0) : std::vector<int>();
+    std::string op = "the " + what + (g_step >= 0 ? " of step " + std::to_string(g_step) : "");
+    // only rank 0 hears every rank's arrival: another rank that finds nobody to blame gives it time to name one
+    if (g_rank != 0 && known && absent.empty() && still.empty() && !extended) {
       extended = true;
-      limit += std::max(5.0, timeout / 2);
+      limit = waited + std::max(5.0, timeout / 2);
       lk.lock();
       continue;
     }
-    stalled(what, waited);
+    stalled(op, waited, still, absent, known);
   }
   if (!g_error.empty()) {
     std::string e = g_error;
@@ -301,16 +376,23 @@ void stop_thread() {
   {
     std::lock_guard<std::mutex> lk(g_mu);
     g_stop = true;
+    g_responder_stop = true;
   }
   g_work.notify_all();
+  g_responder_cv.notify_all();
   if (g_thread.joinable()) g_thread.join();
+  if (g_responder.joinable()) g_responder.join();
 }
 
 // finalize(): the normal end of every rank (collective: each rank must call it)
 Napi::Value Finalize(const Napi::CallbackInfo& info) {
   if (g_started && !g_finalized) {
     stop_thread();
-    finish_arrivals();
+    for (auto& a : g_arrivals) {
+      MPI_Waitall((int)a.recv.size(), a.recv.data(), MPI_STATUSES_IGNORE);
+      MPI_Waitall((int)a.send.size(), a.send.data(), MPI_STATUSES_IGNORE);
+    }
+    g_arrivals.clear();
     MPI_Comm_free(&g_hb);
     MPI_Comm_free(&g_comm);
     MPI_Finalize();
@@ -334,7 +416,7 @@ Napi::Value Abort(const Napi::CallbackInfo& info) {
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, Init));
   exports.Set("start", Napi::Function::New(env, Start));
-  exports.Set("arrive", Napi::Function::New(env, Arrive));
+  exports.Set("setStep", Napi::Function::New(env, SetStep));
   exports.Set("wait", Napi::Function::New(env, Wait));
   exports.Set("busySeconds", Napi::Function::New(env, Busy));
   exports.Set("finalize", Napi::Function::New(env, Finalize));

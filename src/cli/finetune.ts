@@ -4,8 +4,9 @@
  * to the task the registry picks.
  */
 import { Command, Option } from "commander";
-import { int, mustExist, num, THREADS_HELP } from "./args.js";
+import { int, MPI_TIMEOUT_HELP, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
+import { getWorld } from "../core/mpi.js";
 import { setThreads } from "../core/native.js";
 import { BUCKET_CHUNK_BATCHES } from "../data/batching.js";
 import { createTask, TASK_NAMES, tasksHelp } from "../tasks/registry.js";
@@ -56,6 +57,8 @@ export interface FinetuneCliOptions extends DataCliOptions {
   doubleUnordered?: boolean;
   biasCorrection: boolean;
   threads?: number;
+  /** under mpirun: seconds a rank waits for the others in a step before it ends the job */
+  mpiTimeout?: number;
 }
 
 const intList = (v: string) => v.split(",").filter((s) => s.trim() !== "").map((s) => int(s.trim()));
@@ -133,6 +136,11 @@ function dataOptions(o: DataCliOptions): DataOptions {
 
 export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise<FinetuneReport> {
   if (o.threads) setThreads(o.threads);
+  // under mpirun: rank 0 alone prints the progress (and writes OUT)
+  const world = getWorld();
+  if (o.mpiTimeout !== undefined && world.size > 1) world.timeout = o.mpiTimeout;
+  quiet ||= world.rank !== 0;
+  if (world.size > 1 && !quiet) console.error(`data parallel: ${world.size} MPI ranks x batch ${o.batchSize} = global batch ${world.size * o.batchSize} per step`);
   if (o.model && o.config) throw new Error("give --model DIR or --config NAME (with --vocab), not both");
   if (!o.model && !o.config) throw new Error("give --model DIR (a Hugging Face folder) or --config NAME --vocab FILE (random weights)");
   checkInputs(o);
@@ -181,7 +189,7 @@ export function finetuneCommand(): Command {
     .option("--seed <n>", "random seed (data order, dropout, head init, --validation-split)", int, 1)
     .option("--seeds <list>", "comma-separated seeds: one fine-tuning per seed, the median reported (overrides --seed) (default: only --seed)", intList)
     .option("--lr <x>", "peak learning rate (default: 1e-4, 5e-5 for large, as the official code; the paper uses 3e-4 for small)", num)
-    .option("--batch-size <n>", "training batch size", int, FINETUNE_BATCH_SIZE)
+    .option("--batch-size <n>", "training batch size (under mpirun: per rank; the global batch is ranks x this)", int, FINETUNE_BATCH_SIZE)
     .option("--eval-batch-size <n>", "evaluation batch size", int, 64)
     .option("--max-seq-length <n>", "tokens per example or window ([CLS] and [SEP] included) (default: the task's, 128)", int)
     .option("--layer-decay <x>", "layer-wise learning-rate decay (default: 0.8, 0.9 for large)", num)
@@ -194,11 +202,12 @@ export function finetuneCommand(): Command {
     .option("--no-double-unordered", "MRPC and STS-B: do not also train on the swapped sentence order (official default: both orders)")
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .option("--mpi-timeout <s>", MPI_TIMEOUT_HELP, num)
     .addHelpText("after", `\nDynamic padding: batches are padded to their longest example; examples are sorted by length within chunks of ${BUCKET_CHUNK_BATCHES} batches and the batches shuffled.\nSTS-B is a regression on score / 5 (official); the saved model outputs the 0..5 score.\nToken tasks: labels on each word's first sub-token; sentences longer than a window are split across windows.\nWrites OUT/metrics.json (per seed and median), OUT/dev_predictions.* and OUT/model/ (the best seed's best epoch).`)
     .action(async (o: FinetuneCliOptions & { doubleUnordered: boolean }) => {
       // commander sets doubleUnordered = true unless --no-double-unordered: leave the task default unless it was turned off
       const report = await runFinetune({ ...o, doubleUnordered: o.doubleUnordered === false ? false : undefined });
-      console.log(JSON.stringify({ task: report.task, main_metric: report.main_metric, median: report.median,
+      if (getWorld().rank === 0) console.log(JSON.stringify({ task: report.task, main_metric: report.main_metric, median: report.median,
         seeds: report.seeds.map((s) => ({ seed: s.seed, best_epoch: s.best_epoch, ...s.dev })), saved_seed: report.saved_seed,
         train_seconds: +report.train_seconds.toFixed(2), tokens_per_second: Math.round(report.tokens_per_second), out: o.out }));
     });

@@ -177,7 +177,7 @@ export function pretrainCommand(): Command {
     .option("--resume", "continue the run in OUT from OUT/checkpoint; refused if an option that changes the run differs from the saved one", false)
     .option("--resume-force", "with --resume: continue even though options differ (steps, batch size, lr, warmup, mask probability, seed, accumulation; each change is printed; the schedule continues from the saved step)", false)
     .option("--overwrite", "start again over a run already in OUT (its checkpoint, metrics and models are removed)", false)
-    .option("--batch-size <n>", "examples per step (default: the preset's; small's with a config.json)", int)
+    .option("--batch-size <n>", "examples per step (under mpirun: per rank; the global batch is ranks x this) (default: the preset's; small's with a config.json)", int)
     .option("--max-seq-length <n>", "tokens per example (default: the preset's; small's with a config.json)", int)
     .option("--lr <x>", "peak learning rate (default: the preset's; small's with a config.json)", num)
     .option("--warmup <n>", "warmup steps (default: min(10000, steps / 10))", int)

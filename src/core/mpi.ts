@@ -21,8 +21,8 @@ type Reducible = Float32Array | Float64Array | Int32Array;
 interface MpiAddon {
   init(): { rank: number; size: number; threadLevel: string; host: string };
   start(kind: "allreduce" | "bcast" | "barrier", a?: Reducible | Uint8Array, root?: number): void;
-  arrive(step: number): void;
-  wait(timeoutSeconds: number, what: string): void;
+  setStep(step: number): void;
+  wait(timeoutSeconds: number, what: string, arrive: boolean): void;
   busySeconds(): number;
   finalize(): void;
   abort(code: number, message?: string): never;
@@ -41,8 +41,8 @@ export interface World {
   readonly host: string;
   /** seconds a training step's collective may wait (0: no bound) */
   timeout: number;
-  /** a training step begins (its collectives are then bounded and a stall names the missing rank) */
-  arrive(step: number): void;
+  /** the training step the next collectives belong to (named when one stalls) */
+  atStep(step: number): void;
   /** in-place sum over all ranks of each array, in the order given; waits (bounded) */
   sum(arrays: Reducible[], what?: string): void;
   /** queues an in-place sum (returns at once: the array must stay untouched until wait) */
@@ -65,7 +65,7 @@ class SingleWorld implements World {
   readonly size = 1;
   readonly host = "localhost";
   timeout = 0;
-  arrive(): void {}
+  atStep(): void {}
   sum(): void {}
   startSum(): void {}
   wait(): void {}
@@ -77,6 +77,9 @@ class SingleWorld implements World {
     return 0;
   }
 }
+
+/** The world of one process (no MPI). */
+export const ONE_PROCESS: World = new SingleWorld();
 
 class MpiWorld implements World {
   readonly rank: number;
@@ -90,8 +93,8 @@ class MpiWorld implements World {
     this.size = w.size;
     this.host = w.host;
   }
-  arrive(step: number): void {
-    this.m.arrive(step);
+  atStep(step: number): void {
+    this.m.setStep(step);
   }
   sum(arrays: Reducible[], what = "all-reduce"): void {
     for (const a of arrays) this.m.start("allreduce", a);
@@ -101,11 +104,11 @@ class MpiWorld implements World {
     this.m.start("allreduce", a);
   }
   wait(what = "all-reduce"): void {
-    this.m.wait(this.timeout, what);
+    this.m.wait(this.timeout, what, true);
   }
   broadcast(arrays: (Reducible | Uint8Array)[], root = 0): void {
     for (const a of arrays) this.m.start("bcast", a, root);
-    this.m.wait(0, "broadcast");
+    this.m.wait(0, "broadcast", false);
   }
   async agree<T>(fn: () => T | Promise<T>): Promise<T> {
     let text = "";
@@ -164,7 +167,7 @@ let world: World | null = null;
 export function getWorld(): World {
   if (world) return world;
   const n = launchedRanks();
-  if (n === null || n === 1) return (world = new SingleWorld());
+  if (n === null || n === 1) return (world = ONE_PROCESS);
   const path = mpiAddonPath();
   if (!existsSync(path)) {
     throw new Error(`this process is one of ${Number.isFinite(n) ? n : "several"} MPI ranks (mpirun), but the MPI addon ${path} is not built: run \`bash setup.sh --mpi\` (installs Open MPI and builds it)`);

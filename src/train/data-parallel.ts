@@ -4,6 +4,9 @@
  * (MPI_Allreduce over the flat gradient buffer) is the gradient of the global batch, as one process with the
  * global batch would compute it; the optimizer then runs identically on every rank.
  */
+import { createHash } from "node:crypto";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { World } from "../core/mpi.js";
 
 /** Elements per all-reduce bucket (16 MiB of float32): buckets go in a fixed order, the buffer's. */
@@ -48,4 +51,19 @@ export function sumOverRanks(world: World, values: number[], what = "metrics all
   const a = Float64Array.from(values);
   world.sum([a], what);
   return Array.from(a);
+}
+
+/**
+ * A check of the ranks' agreement (ELECTRA_PARAM_DIGESTS=DIR, used by test/train/mpi.test.ts): after every
+ * optimizer update each rank appends "step sha256-of-the-parameters" to DIR/rank-R.txt. Null when unset.
+ */
+export function parameterDigests(world: World): ((step: number, data: Float32Array) => void) | null {
+  const dir = process.env.ELECTRA_PARAM_DIGESTS;
+  if (!dir) return null;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `rank-${world.rank}.txt`);
+  return (step, data) => {
+    const h = createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
+    appendFileSync(file, `${step} ${h}\n`);
+  };
 }

@@ -13,9 +13,15 @@
  *    main metric) are kept; several seeds run one after another and the median of each metric is reported.
  *
  * This module knows no task by name: the task reads, featurizes, computes the loss, decodes and scores.
+ *
+ * Under mpirun (src/core/mpi.ts) each of N ranks takes rows [r·b, (r+1)·b) of every batch of N·b (--batch-size b
+ * per rank) of the shuffled epoch, as one process with batch N·b would cut it; rank 0's initial weights are
+ * broadcast; the dev set is predicted in shards and gathered, so every rank scores and keeps the same best epoch;
+ * rank 0 alone writes OUT.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { getWorld } from "../core/mpi.js";
 import { Rng } from "../core/rng.js";
 import { bucketedBatches } from "../data/batching.js";
 import type { WordPieceTokenizer } from "../data/tokenizer.js";
@@ -101,6 +107,7 @@ export interface FinetuneReport {
   dev_split: string;
   start: string;
   init: "pretrained" | "random";
+  /** batch_size is per rank; global_batch_size = ranks x batch_size */
   hyperparameters: Record<string, unknown>;
   task_options: Record<string, unknown>;
   train_examples: number;
@@ -194,8 +201,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const store = model.store;
   const initial = start.tensors ? store.data.slice() : null;
 
+  const world = getWorld();
+  const lead = world.rank === 0;
+  const globalBatch = world.size * batchSize;
   const F = train.features;
-  const stepsPerEpoch = Math.ceil(F.length / batchSize);
+  const stepsPerEpoch = Math.ceil(F.length / globalBatch);
   let totalSteps = Math.max(1, Math.round(epochs * stepsPerEpoch));
   if (o.maxSteps !== undefined) {
     check(Number.isInteger(o.maxSteps) && o.maxSteps > 0, `--max-steps must be a positive integer, got ${o.maxSteps}`);
@@ -204,7 +214,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const warmup = Math.floor(totalSteps * warmupProportion);
   const lengths = F.map(featureLength);
 
-  mkdirSync(o.out, { recursive: true });
+  if (lead) mkdirSync(o.out, { recursive: true });
   const modelDir = join(o.out, "model");
   const predsFile = join(o.out, `dev_predictions${task.predictionExtension}`);
   const results: SeedResult[] = [];
@@ -219,7 +229,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     } else {
       initParams(store, cfg.initializer_range, seed, new Map([["electra.embeddings.word_embeddings.weight", cfg.pad_token_id]]));
     }
-    const trainer = new Trainer(model, task, { weightDecay, layerDecay, biasCorrection: o.biasCorrection, clipNorm: o.clipNorm, seed });
+    world.broadcast([store.data]); // rank 0's weights on every rank
+    const trainer = new Trainer(model, task, { weightDecay, layerDecay, biasCorrection: o.biasCorrection, clipNorm: o.clipNorm, seed, world });
     const dataRng = new Rng(seed ^ 0x1b873593);
     o.onEvent?.({ kind: "seed-start", seed, seedIndex: si, seeds: seeds.length, totalSteps, stepsPerEpoch });
     const epochsLog: EpochRecord[] = [];
@@ -227,11 +238,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     let winLoss = 0, winN = 0;
     let bestMain = -Infinity, bestRec: EpochRecord | null = null, bestPreds: unknown[] = [];
     while (step < totalSteps) {
-      for (const idx of bucketedBatches(lengths, batchSize, dataRng)) {
+      for (const idx of bucketedBatches(lengths, globalBatch, dataRng)) {
         if (step >= totalSteps) break;
         const rate = learningRate(step, lr, totalSteps, warmup);
         const ts = performance.now();
-        const r = trainer.trainStep(idx.map((i) => F[i]), rate, padId);
+        const mine = idx.slice(world.rank * batchSize, (world.rank + 1) * batchSize);
+        const r = trainer.trainStep(mine.map((i) => F[i]), rate, padId);
         trainMs += performance.now() - ts;
         trainTokens += r.tokens;
         winLoss += r.loss;
@@ -274,6 +286,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     };
     results.push(result);
     const write = (dir: string) => {
+      if (!lead) return;
       task.writePredictions(join(dir, `dev_predictions${task.predictionExtension}`), devs[0].split, bestPreds);
       for (const x of extra) task.writePredictions(join(dir, `${x.split.name}_predictions${task.predictionExtension}`), x.split, x.preds);
     };
@@ -282,7 +295,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
       savedMain = bestMain;
       savedSeed = seed;
       write(o.out);
-      if (o.saveModel ?? true) saveTaskModel(modelDir, model, task, start.tokenizerFiles);
+      if ((o.saveModel ?? true) && lead) saveTaskModel(modelDir, model, task, start.tokenizerFiles);
     }
     o.onEvent?.({ kind: "seed-end", seed, result });
   }
@@ -295,7 +308,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     task: task.name, display_name: task.displayName, architecture: arch.name, main_metric: task.mainMetric, dev_split: devSplits[0].name,
     start: o.model ?? o.config!, init: o.model ? "pretrained" : "random",
     hyperparameters: {
-      lr, layer_decay: layerDecay, epochs, batch_size: batchSize, max_seq_length: maxSeqLength, weight_decay: weightDecay,
+      lr, layer_decay: layerDecay, epochs, batch_size: batchSize, ranks: world.size, global_batch_size: globalBatch, max_seq_length: maxSeqLength, weight_decay: weightDecay,
       warmup_proportion: warmupProportion, warmup_steps: warmup, total_steps: totalSteps, steps_per_epoch: stepsPerEpoch,
       clip_norm: o.clipNorm ?? FINETUNE_CLIP_NORM, bias_correction: o.biasCorrection ?? false, head: cfg.classifier_head,
       model_size: modelSize(cfg), dropout: cfg.hidden_dropout_prob, max_steps: o.maxSteps,
@@ -305,7 +318,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     seeds: results, median: med, saved_seed: savedSeed, train_seconds: trainSeconds, tokens_per_second: tokens / trainSeconds,
     outputs: { metrics: join(o.out, "metrics.json"), dev_predictions: predsFile, model: (o.saveModel ?? true) ? modelDir : null },
   };
-  writeFileDurable(join(o.out, "metrics.json"), JSON.stringify(report, null, 2) + "\n");
+  if (lead) writeFileDurable(join(o.out, "metrics.json"), JSON.stringify(report, null, 2) + "\n");
   return report;
 }
 

@@ -28,7 +28,7 @@ import { loadIntoStore, readHfFolder, saveHfFolder, type HfFolder } from "../io/
 import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/electra.js";
 import { initParams } from "../model/params.js";
-import { GradientReducer, share, sumOverRanks } from "./data-parallel.js";
+import { GradientReducer, parameterDigests, share, sumOverRanks } from "./data-parallel.js";
 import { AdamW, clipGradNorm } from "./optimizer.js";
 import { fileDigest, readCheckpoint, runChanges, writeCheckpoint, type RunSettings, type TrainerState } from "./pretrain-checkpoint.js";
 import { writeTrainingCurves } from "./plot.js";
@@ -262,6 +262,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   const loader = new PretrainDataLoader(file, { batchSize: globalBatch, seed: o.seed });
   const shard = { start: world.rank * o.batchSize, count: o.batchSize };
   const reducer = new GradientReducer(world, store.grad);
+  const digest = parameterDigests(world);
   const ctx = new RunContext({ train: true, seed: o.seed ^ DROPOUT_KEY });
   const ids = { padId: o.tokenizer.padId, clsId: o.tokenizer.clsId, sepId: o.tokenizer.sepId, maskId: o.tokenizer.maskId };
   const metricsPath = join(o.out, "metrics.jsonl");
@@ -318,7 +319,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   const startStep = step;
   while (step < o.steps) {
     ctx.rng.setState(Rng.keyed(o.seed ^ DROPOUT_KEY, step, world.rank).getState());
-    world.arrive(step);
+    world.atStep(step);
     store.zeroGrad();
     for (let micro = 0; micro < o.accumulate; micro++) {
       ctx.arena.reset();
@@ -347,6 +348,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     const lr = learningRate(step, o.lr, o.steps, o.warmup);
     opt.update(lr);
     step++;
+    digest?.(step, store.data);
     winSteps++;
     let rec: MetricsRecord | null = null;
     if (step % o.logEvery === 0 || step === o.steps) {
