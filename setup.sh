@@ -2,21 +2,27 @@
 # electra-ts set-up: system packages (OpenBLAS with OpenMP, a C++ toolchain for node-gyp), the npm
 # dependencies, the native addon and the TypeScript build; then, unless --no-demo, the built-in demo.
 #   bash setup.sh            # as root: apt-installs what is missing; otherwise prints the exact command
-#   bash setup.sh --no-demo  # install and build only (what .ci/run uses)
+#   bash setup.sh --no-demo  # install and build only
+#   bash setup.sh --mpi      # also Open MPI (openmpi-bin, libopenmpi-dev), for data-parallel training under
+#                            # mpirun: the build then adds the second addon, build/Release/electra_mpi.node
 set -euo pipefail
 cd "$(dirname "$0")"
 
 demo=1
+mpi=0
 for a in "$@"; do
   case "$a" in
     --no-demo) demo=0 ;;
-    *) echo "setup.sh: unknown option $a (use --no-demo)" >&2; exit 2 ;;
+    --mpi) mpi=1 ;;
+    *) echo "setup.sh: unknown option $a (use --no-demo, --mpi)" >&2; exit 2 ;;
   esac
 done
 
 # libopenblas-openmp-dev: the OpenMP build of OpenBLAS, so that sgemm called inside our OpenMP loops stays
 # single-threaded instead of oversubscribing the cores (see binding.gyp). python3, make, g++: node-gyp.
 packages="libopenblas-openmp-dev libopenblas-dev g++ make python3"
+# Open MPI: mpirun and mpicc (binding.gyp builds electra_mpi only where mpicc is)
+if [ "$mpi" = 1 ]; then packages="$packages openmpi-bin libopenmpi-dev"; fi
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
