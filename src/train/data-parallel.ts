@@ -12,27 +12,54 @@ import type { World } from "../core/mpi.js";
 /** Elements per all-reduce bucket (16 MiB of float32): buckets go in a fixed order, the buffer's. */
 export const BUCKET_ELEMENTS = 1 << 22;
 
-/** Sums the ranks' gradients, bucket by bucket, and keeps the time it took. */
+/**
+ * Sums the ranks' gradients, bucket by bucket, and keeps the time it took. With an early range (a part of the
+ * buffer whose gradients are final before the backward pass ends), its buckets come first and start() queues
+ * them at once, so that they are reduced while the rest is computed (overlap); the buckets and their order are
+ * the same whether start() is called or not, so ranks may differ in that.
+ */
 export class GradientReducer {
   /** wall seconds spent in reduce() since the last take() */
   private seconds = 0;
+  private readonly first: [number, number][];
+  private readonly rest: [number, number][];
+  private started = false;
 
-  constructor(readonly world: World, readonly grad: Float32Array, readonly bucketElements = BUCKET_ELEMENTS) {
+  constructor(readonly world: World, readonly grad: Float32Array, early: [number, number] | null = null, readonly bucketElements = BUCKET_ELEMENTS) {
     if (!Number.isInteger(bucketElements) || bucketElements < 1) throw new Error(`bucket size ${bucketElements} must be a positive integer`);
+    const [lo, hi] = early ?? [0, 0];
+    const cut = (a: number, b: number) => {
+      const out: [number, number][] = [];
+      for (let x = a; x < b; x += bucketElements) out.push([x, Math.min(x + bucketElements, b)]);
+      return out;
+    };
+    this.first = cut(lo, hi);
+    this.rest = [...cut(0, lo), ...cut(hi, grad.length)];
+  }
+
+  private queue(buckets: [number, number][]): void {
+    for (const [a, b] of buckets) this.world.startSum(this.grad.subarray(a, b));
+  }
+
+  /** queues the early range's buckets (their gradients must be final) */
+  start(): void {
+    if (this.world.size === 1 || this.started) return;
+    this.queue(this.first);
+    this.started = true;
   }
 
   /** every rank's gradient summed into each rank's buffer */
   reduce(): void {
     if (this.world.size === 1) return;
     const t = performance.now();
-    for (let a = 0; a < this.grad.length; a += this.bucketElements) {
-      this.world.startSum(this.grad.subarray(a, Math.min(a + this.bucketElements, this.grad.length)));
-    }
+    this.start();
+    this.queue(this.rest);
     this.world.wait("gradient all-reduce");
+    this.started = false;
     this.seconds += (performance.now() - t) / 1000;
   }
 
-  /** seconds spent reducing since the last call */
+  /** seconds spent reducing (after the backward pass) since the last call */
   take(): number {
     const s = this.seconds;
     this.seconds = 0;

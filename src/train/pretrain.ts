@@ -261,7 +261,10 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   // every rank walks the global batches; each reads its own rows of them
   const loader = new PretrainDataLoader(file, { batchSize: globalBatch, seed: o.seed });
   const shard = { start: world.rank * o.batchSize, count: o.batchSize };
-  const reducer = new GradientReducer(world, store.grad);
+  // the discriminator's own gradients are reduced first; with ELECTRA_MPI_OVERLAP=1 while the generator's backward
+  // pass runs (BENCHMARKS.md: it did not pay on 2 cores, where the communication thread takes a core from compute)
+  const reducer = new GradientReducer(world, store.grad, model.discriminatorOnlyRange());
+  const overlap = process.env.ELECTRA_MPI_OVERLAP === "1";
   const digest = parameterDigests(world);
   const ctx = new RunContext({ train: true, seed: o.seed ^ DROPOUT_KEY });
   const ids = { padId: o.tokenizer.padId, clsId: o.tokenizer.clsId, sepId: o.tokenizer.sepId, maskId: o.tokenizer.maskId };
@@ -337,7 +340,10 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
       const [masked, real] = sumOverRanks(world, [local.masked, local.real], "count all-reduce");
       const r = model.step(ctx, {
         batch, generatorInputIds: m.maskedInput, maskedRows: m.positions, sampling: { seed: keyedSeed(o.seed ^ GUMBEL_KEY, step, micro), rowKeys },
-      }, { lossScale: 1 / o.accumulate, globalCounts: world.size > 1 ? { masked, real } : undefined });
+      }, {
+        lossScale: 1 / o.accumulate, globalCounts: world.size > 1 ? { masked, real } : undefined,
+        afterDiscriminatorBackward: overlap && micro === o.accumulate - 1 ? () => reducer.start() : undefined,
+      });
       const wg = share(local.masked, masked), wd = share(local.real, real);
       win.loss += wg * r.generatorLoss + wd * DISC_WEIGHT * r.discriminatorLoss; win.gl += wg * r.generatorLoss; win.dl += wd * r.discriminatorLoss;
       win.gc += r.generatorCorrect; win.masked += r.masked; win.dc += r.discCorrect; win.real += r.real; win.tp += r.tp;

@@ -46,6 +46,11 @@ export interface RtdStepOptions {
   globalCounts?: { masked: number; real: number };
   /** replaces Gumbel sampling (tests pass fixed samples) */
   sample?: (logits: Float32Array, M: number) => Int32Array;
+  /**
+   * Called between the discriminator's backward pass and the generator's: the gradients in
+   * discriminatorOnlyRange() are final then (data parallelism starts reducing them while the generator's run).
+   */
+  afterDiscriminatorBackward?: () => void;
 }
 
 export interface RtdResult {
@@ -85,6 +90,18 @@ export class RtdModel {
     this.discriminator = new ElectraForPreTraining(discConfig, this.store, DISCRIMINATOR_PREFIX);
     this.generator = new ElectraForMaskedLM(genConfig, this.store, GENERATOR_PREFIX, `${DISCRIMINATOR_PREFIX}electra.embeddings.`);
     this.store.finalize();
+  }
+
+  /**
+   * [lo, hi) of the gradient buffer holding the discriminator's own parameters (all but the shared embedding
+   * block), whose gradients are final once the discriminator's backward pass is done; null if not contiguous.
+   */
+  discriminatorOnlyRange(): [number, number] | null {
+    const shared = new Set(this.store.allNames().filter(([n]) => n.startsWith(GENERATOR_PREFIX)).map(([, s]) => s.name));
+    const own = this.store.own().filter((s) => s.name.startsWith(DISCRIMINATOR_PREFIX) && !shared.has(s.name));
+    if (!own.length) return null;
+    const lo = Math.min(...own.map((s) => s.offset)), hi = Math.max(...own.map((s) => s.offset + s.size));
+    return own.reduce((a, s) => a + s.size, 0) === hi - lo ? [lo, hi] : null;
   }
 
   /**
@@ -145,6 +162,7 @@ export class RtdModel {
     }
 
     this.discriminator.backward(ctx, disc, d.dlogits);
+    opts.afterDiscriminatorBackward?.();
     this.generator.backward(ctx, gen, g.dlogits);
     return {
       loss: g.loss + DISC_WEIGHT * d.loss, generatorLoss: g.loss, discriminatorLoss: d.loss, generatorCorrect, masked: M, sampled,
