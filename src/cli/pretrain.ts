@@ -6,7 +6,7 @@ import { int, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { setThreads } from "../core/native.js";
 import { buildPretrainingData, vocabCoverageWarning } from "../data/pretrain-builder.js";
-import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
+import { syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { parseConfig, type ElectraConfig, type PositionEmbeddingType } from "../model/config.js";
 import { finetune, type FinetuneReport } from "../train/finetune.js";
@@ -229,18 +229,22 @@ export function demoCommand(): Command {
 async function demoFinetune(out: string, vocab: string, seed: number, train: number): Promise<void> {
   if (!(train > 0)) throw new Error(`--task-examples must be positive, got ${train}`);
   const dataDir = join(out, "task");
-  writeHabitatTask(join(dataDir, "SST-2"), train, DEMO.taskDev, seed + 17);
+  writeHabitatTask(dataDir, train, DEMO.taskDev, seed + 17);
   console.error(`electra demo: fine-tuning on a generated task (${train} training sentences such as "They gallop across the plain.": ` +
     `is the creature domestic or wild?), from the pretrained discriminator and from random weights`);
   const disc = join(out, "discriminator");
-  const common = { task: "sst2", dataDir, seeds: [...DEMO.seeds], onEvent: progressReporter("generated task", false) };
+  const common = {
+    task: "text-classification", trainFile: join(dataDir, "train.tsv"), validationFile: join(dataDir, "dev.tsv"), textColumn: "sentence", labelColumn: "label",
+    seeds: [...DEMO.seeds], onEvent: progressReporter("generated task", false),
+  };
   const pre = await finetune({ ...common, model: disc, out: join(out, "finetuned") });
   const rnd = await finetune({ ...common, config: join(disc, "config.json"), vocab, out: join(out, "finetuned-from-random"), saveModel: false });
   const acc = (r: FinetuneReport) => `${r.median.accuracy.toFixed(3)} (seeds ${r.seeds.map((s) => s.dev.accuracy.toFixed(3)).join(", ")})`;
   console.log(`fine-tuned on the generated task, dev accuracy, median of ${DEMO.seeds.length} seeds (chance: ~0.5):`);
   console.log(`  from the pretrained discriminator: ${acc(pre)}`);
   console.log(`  from random weights:               ${acc(rnd)}`);
-  console.log(`classifier: ${join(out, "finetuned", "model")} (labels: ${HABITAT_LABELS.map((l, i) => `${i} = ${l}`).join(", ")}); ` +
+  const labels = (JSON.parse(readFileSync(join(out, "finetuned", "model", "config.json"), "utf8")) as { id2label: Record<string, string> }).id2label;
+  console.log(`classifier: ${join(out, "finetuned", "model")} (labels: ${Object.entries(labels).map(([i, l]) => `${i} = ${l}`).join(", ")}); ` +
     `try: npx electra classify --model ${join(out, "finetuned", "model")} "It purrs by the fire."`);
 }
 

@@ -91,7 +91,7 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
   const wanted = new Map<string, string>(); // local name -> store name
   for (const [name] of store.allNames()) if (name.startsWith(prefix)) wanted.set(name.slice(prefix.length), name);
   const loaded = new Set<string>(), unexpected: string[] = [];
-  const problems: string[] = [];
+  const problems: string[] = [], shapes: ShapeMismatch[] = [];
   for (const [key, td] of tensors) {
     let local = key;
     if (!wanted.has(local) && wanted.has(`electra.${local}`)) local = `electra.${local}`;
@@ -102,7 +102,7 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
     }
     const spec = store.spec(target);
     if (td.shape.join() !== spec.shape.join()) {
-      problems.push(`${key}: shape [${td.shape}] in ${src}, the model has [${spec.shape}]`);
+      shapes.push({ key: local, got: td.shape, want: spec.shape });
       continue;
     }
     if (td.dtype === "STRING" || numel(td.shape) !== spec.size) {
@@ -116,15 +116,62 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
   for (const [local, target] of wanted) {
     if (loaded.has(store.spec(target).name)) continue;
     if (local === TIED) continue; // tied: loaded through the word embeddings, or reported there
+    if (shapes.some((m) => m.key === local)) continue; // present, reported with its shape
     missing.push(local);
   }
   const allowed = (n: string, list?: string[]) => (list ?? []).some((p) => n.startsWith(p));
   const badMissing = missing.filter((n) => !allowed(n, opts.allowMissing));
   const badUnexpected = unexpected.filter((n) => !allowed(n, opts.allowUnexpected));
-  if (badMissing.length) problems.push(`missing from ${src}: ${badMissing.join(", ")}`);
-  if (badUnexpected.length) problems.push(`unexpected in ${src} (not part of this model): ${badUnexpected.join(", ")}`);
-  if (problems.length) throw new Error(`cannot load ${src}:\n  ${problems.join("\n  ")}`);
+  const sizes = configDifferences(shapes, badMissing, badUnexpected);
+  if (sizes.length) problems.push(`the model's config says ${sizes.map((d) => `${d.key} ${d.config}`).join(", ")}; the weights have ${sizes.map((d) => `${d.key} ${d.weights}`).join(", ")}`);
+  if (shapes.length) problems.push(`${shapes.length} tensor(s) of another shape (${listed(shapes.map((m) => `${m.key} [${m.got}] in the file, [${m.want}] in the model`))})`);
+  if (badMissing.length) problems.push(`missing from ${src}: ${listed(badMissing)}`);
+  if (badUnexpected.length) problems.push(`unexpected in ${src} (not part of this model): ${listed(badUnexpected)}`);
+  if (problems.length) throw new Error(`cannot load ${src}: ${problems.join("; ")}`);
   return { loaded: [...loaded], missing, unexpected };
+}
+
+interface ShapeMismatch {
+  key: string;
+  got: number[];
+  want: number[];
+}
+
+/** The first few names of a long list, and how many more (a whole layer stack would be 200 names). */
+function listed(names: string[], n = 3): string {
+  return names.length <= n ? names.join(", ") : `${names.slice(0, n).join(", ")} and ${names.length - n} more`;
+}
+
+/** The config key behind each axis of the tensors whose shape tells the model's sizes. */
+const SIZE_AXES: [RegExp, (string | null)[]][] = [
+  [/embeddings\.word_embeddings\.weight$/, ["vocab_size", "embedding_size"]],
+  [/embeddings\.position_embeddings\.weight$/, ["max_position_embeddings", "embedding_size"]],
+  [/embeddings\.token_type_embeddings\.weight$/, ["type_vocab_size", "embedding_size"]],
+  [/attention\.self\.query\.weight$/, ["hidden_size", "hidden_size"]],
+  [/intermediate\.dense\.weight$/, ["intermediate_size", "hidden_size"]],
+];
+
+/**
+ * Reads a config/weights mismatch as the sizes that differ ("hidden_size: 256 in the config, 128 in the
+ * weights"), from the tensors' shapes and from the layers present on one side only.
+ */
+function configDifferences(shapes: ShapeMismatch[], missing: string[], unexpected: string[]): { key: string; config: number; weights: number }[] {
+  const found = new Map<string, { config: number; weights: number }>();
+  for (const m of shapes) {
+    const axes = SIZE_AXES.find(([re]) => re.test(m.key))?.[1];
+    axes?.forEach((key, i) => {
+      if (key && m.got[i] !== m.want[i] && !found.has(key)) found.set(key, { config: m.want[i], weights: m.got[i] });
+    });
+  }
+  const layers = (names: string[]) => names.map((n) => /(?:^|\.)encoder\.layer\.(\d+)\./.exec(n)).filter((x) => x !== null).map((x) => Number(x![1]));
+  const onlyModel = layers(missing), onlyFile = layers(unexpected);
+  if (onlyModel.length || onlyFile.length) {
+    // layers 0..k-1 on both sides: the model has max(missing) + 1 layers or the file max(unexpected) + 1
+    const fileLayers = onlyFile.length ? Math.max(...onlyFile) + 1 : Math.min(...onlyModel);
+    const modelLayers = onlyModel.length ? Math.max(...onlyModel) + 1 : Math.min(...onlyFile);
+    if (fileLayers !== modelLayers) found.set("num_hidden_layers", { config: modelLayers, weights: fileLayers });
+  }
+  return [...found].map(([key, v]) => ({ key, ...v }));
 }
 
 /** A model's tensors under Hugging Face names (prefix stripped, the tied lm head left out, as transformers saves). */
