@@ -263,7 +263,7 @@ export class Electra {
         const V = this.config.vocab_size;
         rows.forEach((r, m) => {
           const p = softmax(logits.subarray(m * V, (m + 1) * V));
-          const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, topK);
+          const order = topIndices(p, topK);
           perText[Math.floor(r / batch.T)].push(order.map((id) => ({ token: tk.idToToken(id) ?? `[${id}]`, id, probability: p[id] })));
         });
       }
@@ -382,6 +382,26 @@ export class Electra {
     }
     return out;
   }
+}
+
+/**
+ * The indices of the k largest values, largest first, ties in index order: what a stable sort of all the
+ * indices by value gives, cut to k, in one pass (O(n k), not O(n log n): a vocabulary of 30522 per [MASK]).
+ */
+export function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  if (k < 1) return top;
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j];
+    if (top.length === k && !(v > values[top[k - 1]])) continue;
+    let at = top.length < k ? top.push(j) - 1 : k - 1;
+    while (at > 0 && values[top[at - 1]] < v) {
+      top[at] = top[at - 1];
+      at--;
+    }
+    top[at] = j;
+  }
+  return top;
 }
 
 /**
