@@ -134,6 +134,11 @@ export class ElectraServer {
     return this.model !== null && !this.closing;
   }
 
+  /** Inputs accepted and waiting to run. */
+  get queued(): number {
+    return this.waiting;
+  }
+
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);

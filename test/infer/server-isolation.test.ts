@@ -33,7 +33,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test("a bad fill-mask input is refused alone before it joins a batch; the good ones batched with it are answered", async () => {
   const model = await Electra.load(gen, { threads: 1 });
   const good = await goodTexts(model, 5, 3);
-  await withServer(model, { maxWaitMs: 300, maxBatch: 64 }, async (port, server) => {
+  // the batch runs when the five good inputs are in (maxBatch 5); the bad ones never join it
+  await withServer(model, { maxWaitMs: 5000, maxBatch: 5 }, async (port, server) => {
     const replies = await Promise.all([
       ...good.map((g) => post(port, "/fill-mask", { inputs: [g.text], top_k: 3 })),
       post(port, "/fill-mask", { inputs: [overlongText(model)], top_k: 3 }),
@@ -63,7 +64,7 @@ test("a batch that fails in the model is run again request by request: only the 
     return classify(inputs);
   };
   const log: string[] = [];
-  await withServer(model, { maxWaitMs: 300, log: (l) => log.push(l) }, async (port, server) => {
+  await withServer(model, { maxWaitMs: 5000, maxBatch: 6, log: (l) => log.push(l) }, async (port, server) => {
     const [boom, boom2, ...replies] = await Promise.all([
       post(port, "/classify", { inputs: ["boom"] }),
       post(port, "/classify", { inputs: ["boom"] }, undefined, { "x-request-id": "client-42" }),
@@ -91,9 +92,9 @@ test("a batch that fails in the model is run again request by request: only the 
 
 test("a full queue answers 429 with Retry-After; an empty queue takes any request", async () => {
   const model = await Electra.load(cls, { threads: 1 });
-  await withServer(model, { maxWaitMs: 400, maxQueue: 2 }, async (port) => {
+  await withServer(model, { maxWaitMs: 1000, maxQueue: 2 }, async (port, server) => {
     const first = post(port, "/classify", { inputs: ["the dog barks", "a cat purrs"] });
-    await sleep(100); // the first two inputs are waiting for company
+    while (server.queued < 2) await sleep(5); // the first two inputs wait for company
     const full = await post(port, "/classify", { inputs: ["the owl hunts"] });
     assert.equal(full.status, 429);
     assert.match(full.json.error!, /^the queue is full \(2 inputs waiting, the limit is 2\); retry in \d+ s$/);
@@ -184,7 +185,7 @@ function parsePrometheus(text: string): Map<string, number> {
 
 test("/metrics is Prometheus text that counts requests by route and status, batches and the queue", async () => {
   const model = await Electra.load(cls, { threads: 1 });
-  await withServer(model, { maxWaitMs: 100 }, async (port) => {
+  await withServer(model, { maxWaitMs: 5000, maxBatch: 3 }, async (port) => {
     await Promise.all([post(port, "/classify", { inputs: ["the dog barks"] }), post(port, "/classify", { inputs: ["a cat", "an owl"] }), post(port, "/classify", { inputs: [7] })]);
     await get(port, "/nope");
     const r = await get(port, "/metrics");
@@ -197,7 +198,8 @@ test("/metrics is Prometheus text that counts requests by route and status, batc
     assert.equal(m.get(`electra_http_request_duration_seconds_count{route="classify"}`), 3);
     assert.equal(m.get(`electra_batches_total{route="classify",outcome="ok"}`), 1);
     assert.equal(m.get(`electra_batch_inputs_sum{route="classify"}`), 3);
-    assert.equal(m.get(`electra_batch_inputs_bucket{le="4",route="classify"}`), 1);
+    assert.equal(m.get(`electra_batch_inputs_bucket{le="2",route="classify"}`), 0);
+    assert.equal(m.get(`electra_batch_inputs_bucket{le="3",route="classify"}`), 1);
     assert.equal(m.get("electra_queue_inputs"), 0);
     assert.equal(m.get("electra_model_ready"), 1);
     assert.ok(m.has("process_cpu_seconds_total"));
