@@ -380,15 +380,18 @@ function readJson(req: IncomingMessage, limit: number): Promise<Record<string, u
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const take = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new HttpError(413, `request body exceeds the ${limit}-byte limit`));
-        req.destroy();
+        // the rest is read and dropped; the answer closes the connection
+        reject(new HttpError(413, `request body exceeds the ${limit}-byte limit`, { connection: "close" }));
+        req.off("data", take);
+        req.resume();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on("data", take);
     req.on("error", (e) => reject(new HttpError(400, `reading the request failed: ${e.message}`)));
     req.on("end", () => {
       try {

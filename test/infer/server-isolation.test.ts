@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { request } from "node:http";
 import { Electra, type Classification } from "../../src/index.js";
 import { ElectraServer, type ServeOptions } from "../../src/infer/server.js";
 import { faultLoad, goodTexts, overlongText, sameFill, startServe } from "../../bench/serve-harness.js";
@@ -129,6 +130,26 @@ test("a request past its deadline is 504, and one whose deadline passed in the q
     assert.equal((await post(port, "/classify", { inputs: ["the dog barks"] })).status, 504);
     await sleep(200);
     assert.equal((await get(port, "/health")).status, 200);
+  });
+});
+
+test("a streamed body (no content-length) over the limit is a 413 answer, not a reset connection", async () => {
+  const model = await Electra.load(cls, { threads: 1 });
+  await withServer(model, { maxBodyBytes: 1000 }, async (port) => {
+    const [status, connection, body] = await new Promise<[number | undefined, string | undefined, string]>((resolve, reject) => {
+      const req = request({ port, method: "POST", path: "/classify", headers: { "content-type": "application/json" } }, (r) => {
+        let b = "";
+        r.on("data", (d: Buffer) => (b += d.toString()));
+        r.on("end", () => resolve([r.statusCode, r.headers.connection, b]));
+      });
+      req.on("error", reject);
+      req.write(`{"inputs": ["${"x".repeat(800)}`);
+      req.write("y".repeat(800));
+      setTimeout(() => req.end(`"]}`), 50);
+    });
+    assert.equal(status, 413);
+    assert.equal(connection, "close");
+    assert.deepEqual(JSON.parse(body), { error: "request body exceeds the 1000-byte limit" });
   });
 });
 
