@@ -158,7 +158,10 @@ export function serveCommand(): Command {
       const port = await server.listen();
       let stopping = false;
       const stop = async (sig: string) => {
-        if (stopping) return;
+        if (stopping) {
+          console.log(`electra serve: ${sig} again: exiting without waiting`);
+          process.exit(1);
+        }
         stopping = true;
         console.log(`electra serve: ${sig}: no new connections; answering the requests received, then closing`);
         await server.close();
