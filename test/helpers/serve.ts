@@ -8,7 +8,9 @@ import { parseConfig } from "../../src/model/config.js";
 import { createModel } from "../../src/model/electra.js";
 import { initParams } from "../../src/model/params.js";
 
-const ARCHITECTURES = { classifier: "ElectraForSequenceClassification", generator: "ElectraForMaskedLM" } as const;
+const ARCHITECTURES = {
+  classifier: "ElectraForSequenceClassification", generator: "ElectraForMaskedLM", "question-answering": "ElectraForQuestionAnswering", "multiple-choice": "ElectraForMultipleChoice",
+} as const;
 let root: string | null = null;
 
 /** A tiny random model of `kind` (2 layers, 40 positions, the demo's vocabulary) in a fresh folder. */

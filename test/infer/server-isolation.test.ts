@@ -55,6 +55,28 @@ test("a bad fill-mask input is refused alone before it joins a batch; the good o
   });
 });
 
+test("qa and multiple-choice inputs are checked before batching too: 422 for a question too long for the model, 413 for too many choices", async () => {
+  const qa = await Electra.load(tinyModel("question-answering"), { threads: 1 });
+  await withServer(qa, { maxWaitMs: 5000, maxBatch: 1 }, async (port) => {
+    const [long, ok] = await Promise.all([
+      post(port, "/qa", { inputs: [{ question: "where does the dog bark ".repeat(10), context: "the dog barks at the door" }] }),
+      post(port, "/qa", { inputs: [{ question: "where does the dog bark", context: "the dog barks at the door" }] }),
+    ]);
+    assert.equal(long.status, 422);
+    assert.equal(long.json.error, "inputs[0].question leaves no room for the context in the model's 40 positions");
+    assert.equal(ok.status, 200);
+  });
+  const mc = await Electra.load(tinyModel("multiple-choice"), { threads: 1 });
+  await withServer(mc, {}, async (port) => {
+    const many = await post(port, "/multiple-choice", { inputs: [{ context: "the dog", choices: Array(65).fill("barks") }] });
+    assert.equal(many.status, 413);
+    assert.equal(many.json.error, "inputs[0] has 65 choices; the limit is 64");
+    const one = await post(port, "/multiple-choice", { inputs: [{ context: "the dog", choices: ["barks"] }] });
+    assert.equal(one.status, 400);
+    assert.equal((await post(port, "/multiple-choice", { inputs: [{ context: "the dog", choices: ["barks", "purrs"] }] })).status, 200);
+  });
+});
+
 test("a batch that fails in the model is run again request by request: only the failing one gets a 500 with its request id", async () => {
   const model = await Electra.load(cls, { threads: 1 });
   const texts = ["the dog barks", "a cat purrs", "the birds sing in the tree", "the owl hunts"];
