@@ -137,28 +137,59 @@ export function inferCommands(): Command[] {
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("serve a model over HTTP: POST /classify, /ner, /qa, /multiple-choice, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
+    .description("serve a model over HTTP: POST /classify, /ner, /qa, /multiple-choice, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health, /ready, /metrics")
     .requiredOption("--model <dir>", "a Hugging Face ELECTRA folder")
     .option("--port <n>", "TCP port (0: any free port)", int, 8080)
     .option("--host <addr>", "address to listen on", "127.0.0.1")
     .option("--max-batch <n>", "most inputs run as one batch", int, 32)
     .option("--max-wait-ms <n>", "how long a request waits for others to join its batch", int, 5)
-    .option("--max-body-bytes <n>", "largest request body", int, 1 << 20)
-    .option("--max-inputs <n>", "most inputs in one request", int, 256)
+    .option("--max-body-bytes <n>", "largest request body (larger: 413)", int, 1 << 20)
+    .option("--max-inputs <n>", "most inputs in one request (more: 413)", int, 256)
+    .option("--max-input-chars <n>", "longest input in characters (longer: 413)", int, 20000)
+    .option("--max-queue <n>", "most inputs waiting to run; a request that would pass it gets 429 with Retry-After", int, 1024)
+    .option("--request-timeout-ms <n>", "a request's deadline from arrival to answer; past it, 504 (and it is not run if still queued)", int, 30000)
     .option("--threads <n>", THREADS_HELP, int)
-    .action(async (o: { model: string; port: number; host: string; maxBatch: number; maxWaitMs: number; maxBodyBytes: number; maxInputs: number; threads?: number }) => {
+    .action(async (o: ServeFlags) => {
+      mustExist("--model", o.model, "folder");
       const { ElectraServer } = await import("../infer/server.js");
-      const model = await Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch });
-      const server = new ElectraServer(model, o);
+      // listen first, so that /health and /ready answer while the model loads
+      let load!: (m: Promise<Electra>) => void;
+      const server = new ElectraServer(new Promise<Electra>((r) => (load = r)), o);
       const port = await server.listen();
-      console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
+      let stopping = false;
       const stop = async (sig: string) => {
-        console.log(`electra serve: ${sig}: finishing queued requests, then closing`);
+        if (stopping) {
+          console.log(`electra serve: ${sig} again: exiting without waiting`);
+          process.exit(1);
+        }
+        stopping = true;
+        console.log(`electra serve: ${sig}: no new connections; answering the requests received, then closing`);
         await server.close();
-        console.log(`electra serve: closed after ${server.stats.requests} requests, ${server.stats.inputs} inputs in ${server.stats.batches} batches`);
+        const s = server.stats;
+        const answers = Object.entries(s.byStatus).map(([k, n]) => `${k}: ${n}`).join(", ");
+        console.log(`electra serve: closed after ${s.requests} requests, ${s.inputs} inputs in ${s.batches} batches; answers by status: ${answers || "none"}`);
         process.exit(0);
       };
-      process.once("SIGINT", () => void stop("SIGINT"));
-      process.once("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      console.log(`electra serve: loading ${o.model} (port ${port}: /health and /ready answer meanwhile)`);
+      const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch });
+      load(loading);
+      const model = await loading; // a failure ends the command with its one-line message
+      if (!stopping) console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
     });
+}
+
+interface ServeFlags {
+  model: string;
+  port: number;
+  host: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  maxBodyBytes: number;
+  maxInputs: number;
+  maxInputChars: number;
+  maxQueue: number;
+  requestTimeoutMs: number;
+  threads?: number;
 }

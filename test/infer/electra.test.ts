@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Electra } from "../../src/index.js";
+import { topIndices } from "../../src/infer/electra.js";
 import { syntheticVocabulary } from "../../src/data/synthetic.js";
 import { saveHfFolder } from "../../src/io/hf-folder.js";
 import { parseConfig } from "../../src/model/config.js";
@@ -58,6 +59,18 @@ test("detect: one probability per word piece, [CLS]/[SEP] left out; fill-mask: t
   assert.equal(e[0].length, 24);
   const e1 = await (await Electra.load(join(dir, "discriminator"), { threads: 1, batchSize: 1 })).embed(texts);
   for (let i = 0; i < 24; i++) assert.ok(Math.abs(e[2][i] - e1[2][i]) < 1e-5);
+});
+
+test("fill-mask's top-k selection is a stable sort of all the indices by value, cut to k", () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 50; trial++) {
+    const n = 1 + Math.floor(rand() * 200), k = Math.floor(rand() * 12);
+    // few distinct values, so that ties are common
+    const v = Float64Array.from({ length: n }, () => Math.floor(rand() * 9) / 8);
+    const want = Array.from(v.keys()).sort((a, b) => v[b] - v[a]).slice(0, k);
+    assert.deepEqual(topIndices(v, k), want, `n ${n} k ${k}`);
+  }
 });
 
 test("the wrong kind of model, or a folder without a vocabulary, is a clear error", async () => {
