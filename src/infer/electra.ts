@@ -102,7 +102,7 @@ export interface LoadOptions {
   threads?: number;
   /** inputs per forward pass (default 32) */
   batchSize?: number;
-  /** longest input in tokens (default: max_position_embeddings, at most 512) */
+  /** longest input in tokens (default: tokenizer_config.json's model_max_length, the length a fine-tuned model was trained at; else max_position_embeddings) */
   maxLength?: number;
 }
 
@@ -127,9 +127,9 @@ export class Electra {
   private readonly ctx = new RunContext({ train: false });
 
   private constructor(readonly dir: string, readonly kind: ModelKind, readonly config: ElectraConfig, readonly model: ElectraModel,
-    readonly tokenizer: WordPieceTokenizer, opts: LoadOptions) {
+    readonly tokenizer: WordPieceTokenizer, opts: LoadOptions, modelMaxLength?: number) {
     this.batchSize = opts.batchSize ?? 32;
-    this.maxLength = Math.min(opts.maxLength ?? config.max_position_embeddings, config.max_position_embeddings);
+    this.maxLength = Math.min(opts.maxLength ?? modelMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
   }
 
   /**
@@ -154,7 +154,7 @@ export class Electra {
     const model = createModel(arch.name, config);
     // a bare encoder takes the encoder of any folder; a head must find its own weights
     loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
-    return new Electra(d, arch.kind, config, model, tokenizer, opts);
+    return new Electra(d, arch.kind, config, model, tokenizer, opts, folder.modelMaxLength);
   }
 
   private need(kind: ModelKind, what: string): void {

@@ -24,6 +24,8 @@ export interface HfFolder {
   weightsFile: string;
   /** tokenizer.json if present, else vocab.txt, else null */
   tokenizerFile: string | null;
+  /** tokenizer_config.json's model_max_length (the length a fine-tuned model was trained at), if it says one */
+  modelMaxLength?: number;
 }
 
 /** A model folder, or a `finetune --out` folder holding one in model/. */
@@ -58,7 +60,23 @@ export function readHfFolder(given: string): HfFolder {
   }
   const tj = join(dir, "tokenizer.json"), vt = join(dir, "vocab.txt");
   const tokenizerFile = existsSync(tj) ? tj : existsSync(vt) ? vt : null;
-  return { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile };
+  return { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile, modelMaxLength: modelMaxLengthIn(dir, config.max_position_embeddings) };
+}
+
+/**
+ * tokenizer_config.json's model_max_length, when it is a length the model can take (transformers writes
+ * 1e30 for "no limit"; anything above max_position_embeddings is no limit here either).
+ */
+function modelMaxLengthIn(dir: string, maxPositions: number): number | undefined {
+  const p = join(dir, "tokenizer_config.json");
+  if (!existsSync(p)) return undefined;
+  let n: unknown;
+  try {
+    n = (JSON.parse(readFileSync(p, "utf8")) as { model_max_length?: unknown }).model_max_length;
+  } catch (e) {
+    throw new Error(`${p} is not valid JSON: ${(e as Error).message}`);
+  }
+  return typeof n === "number" && Number.isInteger(n) && n >= 3 && n <= maxPositions ? n : undefined;
 }
 
 export interface LoadOptions {
@@ -193,6 +211,8 @@ export interface SaveOptions {
   /** vocab.txt and/or tokenizer.json files to copy beside the weights (under those names: see tokenizerFileNames) */
   tokenizerFiles?: string[];
   metadata?: Record<string, string>;
+  /** written as tokenizer_config.json's model_max_length: the sequence length the model was fine-tuned at */
+  modelMaxLength?: number;
 }
 
 /** Names loaders look for in a model folder; other tokenizer files are copied under one of the first two. */
@@ -227,12 +247,18 @@ export function tokenizerFileNames(files: readonly string[]): [string, string][]
  * previous folder or the new one, complete, and readHfFolder finds it.
  */
 export function writeHfFolder(dir: string, tensors: Map<string, TensorData>, config: Record<string, unknown>,
-  opts: { tokenizerFiles?: string[]; metadata?: Record<string, string>; format?: "safetensors" | "bin" } = {}): void {
+  opts: { tokenizerFiles?: string[]; metadata?: Record<string, string>; format?: "safetensors" | "bin"; modelMaxLength?: number } = {}): void {
   writeFolderDurable(dir, (tmp) => {
     writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
     if (opts.format === "bin") writePytorchZip(tensors, join(tmp, "pytorch_model.bin"));
     else writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(tensors, { format: "pt", ...opts.metadata }));
     for (const [f, name] of tokenizerFileNames(opts.tokenizerFiles ?? [])) copyFileSync(f, join(tmp, name));
+    if (opts.modelMaxLength !== undefined) {
+      // the copied tokenizer_config.json's other settings are kept
+      const p = join(tmp, "tokenizer_config.json");
+      const tc = existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as Record<string, unknown>) : {};
+      writeFileSync(p, JSON.stringify({ ...tc, model_max_length: opts.modelMaxLength }, null, 2) + "\n");
+    }
   });
 }
 

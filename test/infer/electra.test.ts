@@ -94,6 +94,25 @@ test("the inference commands read arguments, files and stdin and print JSON or T
   const bad = run(["classify", "--model", join(dir, "classifier"), "--pairs"], "no tab here\n");
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^electra: input 1: --pairs expects/);
+  // a tab or newline inside a text is escaped in TSV output: the columns stay put
+  const tab = run(["classify", "--model", join(dir, "classifier"), "--format", "tsv"], "A fish\tswims \\ hides.\n");
+  assert.equal(tab.status, 0, tab.stderr);
+  assert.deepEqual(tab.stdout.trim().split("\t").slice(0, 1), ["A fish\\tswims \\\\ hides."]);
+  assert.equal(tab.stdout.trim().split("\t").length, 3);
+  // counts are checked where they are given, naming the flag
+  const zero = run(["classify", "--model", join(dir, "classifier"), "--batch-size", "0", "A fish swims."]);
+  assert.equal(zero.status, 1);
+  assert.match(zero.stderr, /^error: option '--batch-size <n>' argument '0' is invalid\. expected a positive integer, got 0/);
+  // --max-seq-length cuts inputs: two texts that differ only after their first 4 pieces get the same scores
+  const long = run(["classify", "--model", join(dir, "classifier"), "--max-seq-length", "6", texts[2], `${texts[2]} And the dog barks.`]);
+  assert.equal(long.status, 0, long.stderr);
+  // (the same tokens in two rows of a batch: equal up to the BLAS kernel's row blocking)
+  const gap = (a: Record<string, number>, b: Record<string, number>) => Math.max(...Object.keys(a).map((k) => Math.abs(a[k] - b[k])));
+  const [l1, l2] = long.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(gap(l1.scores, l2.scores) < 1e-6, `cut to 6 tokens: ${gap(l1.scores, l2.scores)}`);
+  const full = run(["classify", "--model", join(dir, "classifier"), texts[2], `${texts[2]} And the dog barks.`]);
+  const [f1, f2] = full.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(gap(f1.scores, f2.scores) > 1e-4, `without the cut the two differ: ${gap(f1.scores, f2.scores)}`);
   const det = run(["detect", "--model", join(dir, "discriminator"), "--format", "tsv", "The fish swims."]);
   assert.equal(det.status, 0, det.stderr);
   assert.match(det.stdout, /^the\*? fish\*? swims\*? \.\*?\n$/);

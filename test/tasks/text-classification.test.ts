@@ -58,6 +58,10 @@ test("a CSV with string labels: pos / neg become id2label; classify answers pos;
   const cfg = JSON.parse(readFileSync(join(out, "model", "config.json"), "utf8"));
   assert.deepEqual(cfg.id2label, { 0: "neg", 1: "pos" });
   const m = await Electra.load(out, { threads: 1 }); // the finetune --out folder itself
+  // the fine-tuning length is saved (tokenizer_config.json's model_max_length) and is inference's default
+  assert.equal(JSON.parse(readFileSync(join(out, "model", "tokenizer_config.json"), "utf8")).model_max_length, 32);
+  assert.equal(m.maxLength, 32);
+  assert.equal((await Electra.load(out, { threads: 1, maxLength: 20 })).maxLength, 20);
   const [a, b] = await m.classify(["i loved it", "boring and slow"]);
   assert.equal(a.label, "pos");
   assert.equal(b.label, "neg");
