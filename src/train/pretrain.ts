@@ -257,9 +257,9 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   };
 
   // the picture of the curves (OUT/training.png and .svg); a failure to draw must not stop training
-  const plot = () => {
+  const plot = async () => {
     try {
-      if (existsSync(metricsPath)) writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
+      if (existsSync(metricsPath)) await writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
     } catch (e) {
       console.error(`warning: could not draw the training curves: ${(e as Error).message}`);
     }
@@ -307,12 +307,12 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     o.onStep?.(step, rec);
     if (o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) {
       saveCheckpoint();
-      plot();
+      await plot();
     }
   }
   saveCheckpoint();
   saveModels(o.out);
-  plot();
+  await plot();
   file.close();
   return { last, model };
 }
