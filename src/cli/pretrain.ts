@@ -41,6 +41,8 @@ export interface PretrainCliOptions {
   threads?: number;
   /** what ends a document: a blank line (the official corpus format) or only the end of a file */
   documents?: "blank-lines" | "files";
+  /** a folder for TensorBoard event files */
+  tensorboard?: string;
 }
 
 function progress(total: number, quiet: boolean) {
@@ -123,7 +125,7 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
     examples, tokenizer, tokenizerFiles: [resolve(o.vocab)], discConfig, genConfig, out: o.out, steps,
     batchSize: o.batchSize ?? preset.batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
     maskProb: o.maskProb ?? preset.maskProb, seed: o.seed, logEvery: o.logEvery, saveEvery: o.saveEvery, accumulate: o.accumulate,
-    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume,
+    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, tensorboard: o.tensorboard,
     onStep: (step, rec) => {
       if (!started) {
         bar.start(step - 1);
@@ -159,6 +161,7 @@ export function pretrainCommand(): Command {
     .option("--mask-prob <p>", "masking probability (default: the preset's; small's with a config.json)", num)
     .addOption(new Option("--documents <mode>", "what ends a document in the corpus: a blank line (the official format), or only the end of a file (for books whose blank lines are paragraph breaks)").choices(["blank-lines", "files"]).default("blank-lines"))
     .option("--log-every <n>", "steps between metrics records", int, 10)
+    .option("--tensorboard <dir>", "also write the metrics records as TensorBoard scalars (train/loss, ...) to an event file in DIR (default: none)")
     .option("--accumulate <n>", "micro-batches per optimizer step", int, 1)
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
     .addOption(new Option("--disc-bias-init <how>", "the discriminator's output bias at the start: the log-odds of the mask probability (keeps short runs from collapsing), or 0 as the official code").choices(["prior", "zero"]).default("prior"))
