@@ -12,7 +12,7 @@
  * toSVG() needs neither a browser nor a canvas. @resvg/resvg-js (a prebuilt binary inside its npm package)
  * renders that SVG to PNG with DejaVu Sans from the `dejavu-fonts-ttf` package (TrueType: resvg cannot load
  * the woff/woff2 files of the @fontsource packages) and no system fonts, so the PNG is the same on every
- * machine, a fresh one with no fonts included.
+ * machine, a fresh one with no fonts included. package.json holds vega-lite at 6.4.x: 6.5 requires Node 22.
  */
 import { readFileSync, writeFileSync, renameSync, mkdirSync, unlinkSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
