@@ -13,6 +13,7 @@ import type { DataOptions } from "../tasks/task.js";
 import { evaluate, finetune, predict, type EvaluateResult, type FinetuneEvent, type FinetuneReport, type PredictResult } from "../train/finetune.js";
 import { FINETUNE_BATCH_SIZE, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY } from "../tasks/hyperparameters.js";
 import { PRESETS } from "../train/pretrain.js";
+import { FinetuneTensorBoard } from "../train/tensorboard.js";
 
 /** The data flags every command shares (see DataOptions). */
 export interface DataCliOptions {
@@ -56,6 +57,8 @@ export interface FinetuneCliOptions extends DataCliOptions {
   doubleUnordered?: boolean;
   biasCorrection: boolean;
   threads?: number;
+  /** a folder for TensorBoard event files */
+  tensorboard?: string;
 }
 
 const intList = (v: string) => v.split(",").filter((s) => s.trim() !== "").map((s) => int(s.trim()));
@@ -136,13 +139,15 @@ export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise
   if (o.model && o.config) throw new Error("give --model DIR or --config NAME (with --vocab), not both");
   if (!o.model && !o.config) throw new Error("give --model DIR (a Hugging Face folder) or --config NAME --vocab FILE (random weights)");
   checkInputs(o);
+  const report = progressReporter(o.task, quiet);
+  const tb = o.tensorboard ? new FinetuneTensorBoard(o.tensorboard) : null;
   return finetune({
     ...dataOptions(o), task: o.task, out: o.out, model: o.model, config: o.config, vocab: o.vocab, splitSeed: o.seed,
     seeds: o.seeds && o.seeds.length ? o.seeds : [o.seed], epochs: o.epochs, lr: o.lr, batchSize: o.batchSize, evalBatchSize: o.evalBatchSize,
     maxSeqLength: o.maxSeqLength, layerDecay: o.layerDecay, weightDecay: o.weightDecay, warmupProportion: o.warmupProportion, head: o.head,
     maxTrainExamples: o.maxTrainExamples, maxEvalExamples: o.maxEvalExamples, maxSteps: o.maxSteps, doubleUnordered: o.doubleUnordered,
-    biasCorrection: o.biasCorrection, onEvent: progressReporter(o.task, quiet),
-  });
+    biasCorrection: o.biasCorrection, onEvent: tb ? (e) => { report(e); tb.onEvent(e); } : report,
+  }).finally(() => tb?.close());
 }
 
 /** The data flags, on any of the commands. */
@@ -193,6 +198,7 @@ export function finetuneCommand(): Command {
     .option("--max-steps <n>", "stop after n optimizer steps (the schedule is fitted to them) (default: no limit: epochs x steps per epoch)", positive)
     .option("--no-double-unordered", "MRPC and STS-B: do not also train on the swapped sentence order (official default: both orders)")
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
+    .option("--tensorboard <dir>", "also write TensorBoard scalars (train/loss, train/lr, dev/<metric>, ...) to an event file in DIR; several seeds: DIR/seed-N (default: none)")
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
     .addHelpText("after", `\nDynamic padding: batches are padded to their longest example; examples are sorted by length within chunks of ${BUCKET_CHUNK_BATCHES} batches and the batches shuffled.\nSTS-B is a regression on score / 5 (official); the saved model outputs the 0..5 score.\nToken tasks: labels on each word's first sub-token; sentences longer than a window are split across windows.\nWrites OUT/metrics.json (per seed and median), OUT/dev_predictions.* and OUT/model/ (the best seed's best epoch).`)
     .action(async (o: FinetuneCliOptions & { doubleUnordered: boolean }) => {

@@ -43,6 +43,8 @@ export interface PretrainCliOptions {
   threads?: number;
   /** what ends a document: a blank line (the official corpus format) or only the end of a file */
   documents?: "blank-lines" | "files";
+  /** a folder for TensorBoard event files */
+  tensorboard?: string;
 }
 
 function progress(total: number, quiet: boolean) {
@@ -128,7 +130,7 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
     examples, tokenizer, tokenizerFiles: [resolve(o.vocab)], discConfig, genConfig, out: o.out, steps,
     batchSize: o.batchSize ?? preset.batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
     maskProb: o.maskProb ?? preset.maskProb, seed: o.seed, logEvery: o.logEvery, saveEvery: o.saveEvery, accumulate: o.accumulate,
-    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, resumeForce: o.resumeForce,
+    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, resumeForce: o.resumeForce, tensorboard: o.tensorboard,
     overwrite: o.overwrite, corpus: o.examples ? null : o.corpus ?? null, initFrom: o.initFrom ?? null, maxSeqLength: o.examples ? undefined : maxSeqLength,
     onStep: (step, rec) => {
       if (!started) {
@@ -167,6 +169,7 @@ export function pretrainCommand(): Command {
     .option("--mask-prob <p>", "masking probability (default: the preset's; small's with a config.json)", num)
     .addOption(new Option("--documents <mode>", "what ends a document in the corpus: a blank line (the official format), or only the end of a file (for books whose blank lines are paragraph breaks)").choices(["blank-lines", "files"]).default("blank-lines"))
     .option("--log-every <n>", "steps between metrics records", positive, 10)
+    .option("--tensorboard <dir>", "also write the metrics records as TensorBoard scalars (train/loss, ...) to an event file in DIR (default: none)")
     .option("--accumulate <n>", "micro-batches per optimizer step", positive, 1)
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
     .addOption(new Option("--disc-bias-init <how>", "the discriminator's output bias at the start: the log-odds of the mask probability (keeps short runs from collapsing), or 0 as the official code").choices(["prior", "zero"]).default("prior"))

@@ -22,6 +22,7 @@ import { initParams } from "../model/params.js";
 import { AdamW, clipGradNorm } from "./optimizer.js";
 import { fileDigest, readCheckpoint, runChanges, writeCheckpoint, type RunSettings } from "./pretrain-checkpoint.js";
 import { writeTrainingCurves } from "./plot.js";
+import { TensorBoardWriter } from "./tensorboard.js";
 import { DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
 
 /** Global-norm clip (run_pretraining.py via optimization.py: clip_by_global_norm(grads, 1.0)). */
@@ -122,6 +123,8 @@ export interface PretrainOptions {
   maxSeqLength?: number;
   /** called after each optimizer step (progress bars) and with each logged record */
   onStep?: (step: number, rec: MetricsRecord | null) => void;
+  /** also write each logged record as TensorBoard scalars train/<key> to an event file in this folder */
+  tensorboard?: string;
 }
 
 export interface MetricsRecord {
@@ -287,9 +290,9 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   });
 
   // the picture of the curves (OUT/training.png and .svg); a failure to draw must not stop training
-  const plot = () => {
+  const plot = async () => {
     try {
-      if (existsSync(metricsPath)) writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
+      if (existsSync(metricsPath)) await writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
     } catch (e) {
       console.error(`warning: could not draw the training curves: ${(e as Error).message}`);
     }
@@ -298,6 +301,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   let win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: performance.now() };
   let last: MetricsRecord | null = null;
   const startStep = step;
+  const tb = o.tensorboard ? new TensorBoardWriter(o.tensorboard, step + 1) : null;
   while (step < o.steps) {
     store.zeroGrad();
     for (let micro = 0; micro < o.accumulate; micro++) {
@@ -331,18 +335,20 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
         tokens_per_second: win.tokens / ((now - win.t) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
       };
       appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
+      tb?.scalars(step, rec, "train/");
       last = rec;
       win = { loss: 0, gl: 0, dl: 0, gc: 0, masked: 0, dc: 0, real: 0, tp: 0, pp: 0, ap: 0, tokens: 0, n: 0, norm: 0, t: now };
     }
     o.onStep?.(step, rec);
     if (o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) {
       saveCheckpoint();
-      plot();
+      await plot();
     }
   }
   saveCheckpoint();
   saveModels(o.out);
-  plot();
+  await plot();
   file.close();
+  tb?.close();
   return { last, model };
 }
