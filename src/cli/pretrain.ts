@@ -154,7 +154,7 @@ export function pretrainCommand(): Command {
     .option("--config <name|file>", `preset (${Object.keys(PRESETS).join(", ")}) or a config.json (default: small)`)
     .option("--init-from <dir>", "continue pretraining from DIR/discriminator and DIR/generator (an earlier run's OUT or OUT/checkpoint) with a fresh optimizer and lr schedule; the architecture comes from there; batch size, lr, mask probability and sequence length default to small's (default: none, random weights)")
     .option("--generator-fraction <f>", "generator width / discriminator width (default: the preset's; 0.25 with a config.json)", num)
-    .addOption(new Option("--position-embedding-type <type>", "absolute: BERT's learned position embeddings (the official recipe); relative_key: transformers' relative-position attention, which learns to use word order in far fewer steps (BENCHMARKS.md, issue 5) (default: the preset's or config file's, absolute)").choices(["absolute", "relative_key"]))
+    .addOption(new Option("--position-embedding-type <type>", "absolute: BERT's learned position embeddings (the official recipe); relative_key: transformers' relative-position attention, which learns to use word order in far fewer steps (docs/research/pretraining.md) (default: the preset's or config file's, absolute)").choices(["absolute", "relative_key"]))
     .option("--steps <n>", "optimizer steps", positive, 1000)
     .requiredOption("--out <dir>", "output folder")
     .option("--seed <n>", "random seed", int, 0)
@@ -190,7 +190,7 @@ const DEMO = {
 
 export function demoCommand(): Command {
   return new Command("demo")
-    .description("the built-in default: pretrain a tiny ELECTRA on a generated corpus, then fine-tune it on a generated task against random weights")
+    .description("pretrain a tiny ELECTRA on a generated corpus, then fine-tune it on a generated task against random weights (minutes on 2 cores)")
     .option("--out <dir>", "output folder", "runs/demo")
     .option("--overwrite", "replace what an earlier demo left in OUT", false)
     .option("--steps <n>", "pretraining steps", positive, 300)

@@ -139,7 +139,7 @@ export interface MetricsRecord {
   replaced_fraction: number;
   /**
    * binaryEntropy(replaced_fraction): the loss of a discriminator that knows only the base rate. What the
-   * discriminator has learnt about context is this minus discriminator_loss (BENCHMARKS.md, issue 5).
+   * discriminator has learnt about context is this minus discriminator_loss (docs/research/pretraining.md).
    */
   discriminator_base_loss: number;
   lr: number;
