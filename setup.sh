@@ -54,8 +54,10 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f "$node_prefix/include/node/node_api.
   export npm_config_nodedir="$node_prefix"
 fi
 
-# npm ci: the exact versions of package-lock.json; it builds the addon (node-gyp) and the TypeScript (prepare)
+# npm ci: the exact versions of package-lock.json; its install step builds the addon from source (node-gyp,
+# scripts/install.mjs: a clone has no prebuilds/); then the TypeScript
 npm ci --no-audit --no-fund
+npm run build --silent
 
 if [ "$demo" = 1 ]; then
   node dist/src/cli/main.js demo --overwrite

@@ -16,7 +16,8 @@ using namespace electra;
 
 namespace {
 
-const Kernels* K = &fast;
+const Kernels* K = fast_level().kernels;
+const Utils* U = fast_level().utils;
 
 struct F32 {
   float* p = nullptr;
@@ -389,9 +390,9 @@ Napi::Value Rows(const Napi::CallbackInfo& info) {
   if (big_side.n % C) fail(info.Env(), fn, "row tensor length is not a multiple of C");
   ids_in_range(info, fn, "idx", idx, big_side.n / C);
   if (Gather)
-    gather_rows(a.p, b.p, idx.p, (int)idx.n, C);
+    U->gather_rows(a.p, b.p, idx.p, (int)idx.n, C);
   else
-    scatter_add_rows(a.p, b.p, idx.p, (int)idx.n, C);
+    U->scatter_add_rows(a.p, b.p, idx.p, (int)idx.n, C);
   return info.Env().Undefined();
 }
 
@@ -402,7 +403,7 @@ Napi::Value ArgmaxRows(const Napi::CallbackInfo& info) {
   auto inp = f32(info, 1, fn, "inp");
   int V = small(info, 2, fn, "V");
   need(info, fn, "inp", inp, out.n * V);
-  argmax_rows(out.p, inp.p, (int)out.n, V);
+  U->argmax_rows(out.p, inp.p, (int)out.n, V);
   return info.Env().Undefined();
 }
 
@@ -418,7 +419,7 @@ Napi::Value GumbelArgmax(const Napi::CallbackInfo& info) {
   need(info, fn, "logits", logits, out.n * V);
   auto keys = i32(info, 5, fn, "rowKeys", true);
   if (keys.p && keys.n != out.n) fail(info.Env(), fn, "rowKeys has " + std::to_string(keys.n) + " keys for " + std::to_string(out.n) + " rows");
-  gumbel_argmax(out.p, logits.p, (int)out.n, V, temp, seed, keys.p);
+  U->gumbel_argmax(out.p, logits.p, (int)out.n, V, temp, seed, keys.p);
   return info.Env().Undefined();
 }
 
@@ -444,22 +445,22 @@ Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
         eps = real(info, 8, fn, "eps");
   int64_t step = integer(info, 9, fn, "step", 1);
   bool bc = info[10].ToBoolean();
-  adamw_step(p.p, g.p, m.p, v.p, segs.data(), (int)segs.size(), lr, b1, b2, eps, step, bc);
+  U->adamw_step(p.p, g.p, m.p, v.p, segs.data(), (int)segs.size(), lr, b1, b2, eps, step, bc);
   return info.Env().Undefined();
 }
 
 Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   auto x = f32(info, 0, "sum_squares", "x");
-  return Napi::Number::New(info.Env(), sum_squares(x.p, x.n));
+  return Napi::Number::New(info.Env(), U->sum_squares(x.p, x.n));
 }
 Napi::Value ScaleInplace(const Napi::CallbackInfo& info) {
   auto x = f32(info, 0, "scale_inplace", "x");
-  scale_inplace(x.p, x.n, real(info, 1, "scale_inplace", "scale"));
+  U->scale_inplace(x.p, x.n, real(info, 1, "scale_inplace", "scale"));
   return info.Env().Undefined();
 }
 Napi::Value CountNonfinite(const Napi::CallbackInfo& info) {
   auto x = f32(info, 0, "count_nonfinite", "x");
-  return Napi::Number::New(info.Env(), (double)count_nonfinite(x.p, x.n));
+  return Napi::Number::New(info.Env(), (double)U->count_nonfinite(x.p, x.n));
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -470,10 +471,12 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
 Napi::Value UseNaive(const Napi::CallbackInfo& info) {
-  K = info[0].ToBoolean() ? &naive : &fast;
+  K = info[0].ToBoolean() ? &naive : fast_level().kernels;
   return info.Env().Undefined();
 }
 Napi::Value BlasConfig(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), openblas_get_config()); }
+// the instruction-set level of the fast kernels (native/dispatch.cc)
+Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), fast_level().name); }
 
 }  // namespace
 
@@ -511,6 +514,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("get_threads", GetThreads);
   def("use_naive", UseNaive);
   def("blas_config", BlasConfig);
+  def("isa", Isa);
   return exports;
 }
 

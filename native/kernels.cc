@@ -4,18 +4,51 @@
 // erff/expf are scalar calls: a layer of ELECTRA-Small evaluates a million of each). They vectorise only with
 // -fno-trapping-math (binding.gyp); `-fopt-info-vec-missed` says "control flow in loop" without it.
 // See kernels.h for the dimension legend and each op's contract; naive.cc holds the reference loops.
+//
+// Portable builds: this file is compiled once per instruction-set level (native/isa/*.cc define ELECTRA_ISA_NS
+// and include it; binding.gyp gives each its -m flags) and native/dispatch.cc picks one at run time by the
+// CPU's features. Everything here has internal linkage (the anonymous namespace, and Buffer instead of
+// std::vector): an out-of-line template copy shared between the levels (a weak symbol) could let the linker
+// hand AVX-512 code to a CPU without it. test/core/portable.test.ts checks the objects have no weak symbols.
 #include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <new>
 
 #include "kernels.h"
 
+#ifndef ELECTRA_ISA_NS
+#error "compile kernels.cc through native/isa/kernels_*.cc, which name its instruction-set level"
+#endif
+
 namespace electra {
+namespace ELECTRA_ISA_NS {
 namespace {
+
+// A zero-filled scratch array owned by one scope (what std::vector was used for here; see the header).
+template <class T>
+class Buffer {
+ public:
+  explicit Buffer(size_t n) : n_(n), p_(n ? static_cast<T*>(std::calloc(n, sizeof(T))) : nullptr) {
+    if (n && !p_) throw std::bad_alloc();
+  }
+  Buffer(size_t n, T) : Buffer(n) {}  // every caller's fill value is 0
+  ~Buffer() { std::free(p_); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  T* data() { return p_; }
+  T& operator[](size_t i) { return p_[i]; }
+  T* begin() { return p_; }
+  T* end() { return p_ + n_; }
+
+ private:
+  size_t n_;
+  T* p_;
+};
 
 // ---- vectorisable math ----
 
@@ -182,7 +215,7 @@ void layernorm_forward(float* out, float* sum, float* mean, float* rstd, const f
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* sum,
                         const float* mean, const float* rstd, const float* weight, int N, int C, bool accumulate) {
   int nt = nthreads_for((int64_t)N * C);
-  std::vector<float> partial((size_t)nt * 2 * C, 0.0f);  // per-thread dweight | dbias, summed in thread order
+  Buffer<float> partial((size_t)nt * 2 * C, 0.0f);  // per-thread dweight | dbias, summed in thread order
 #pragma omp parallel num_threads(nt)
   {
     float* pw = partial.data() + (size_t)omp_get_thread_num() * 2 * C;
@@ -283,8 +316,8 @@ void attention_forward(float* out, float* probs, const float* qkv, const float* 
   const float* Dsub = dist ? dist + (int64_t)(P - T) * HS : nullptr;
 #pragma omp parallel
   {
-    std::vector<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
-    std::vector<float> R(dist ? (size_t)T * M : 0);
+    Buffer<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
+    Buffer<float> R(dist ? (size_t)T * M : 0);
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
@@ -336,13 +369,13 @@ void attention_backward(float* dqkv, float* ddist, const float* dout, const floa
   // relative positions: each thread sums its heads' dDsub[2T-1, HS] in its own slice of `partial`; a static
   // schedule and a sum in thread order afterwards make the gradient the same bits on every run (as layernorm's)
   const int nt = omp_get_max_threads();
-  std::vector<float> partial(dist ? (size_t)nt * M * HS : 0, 0.0f);
+  Buffer<float> partial(dist ? (size_t)nt * M * HS : 0, 0.0f);
 #pragma omp parallel num_threads(nt)
   {
-    std::vector<float> dP((size_t)T * T);
-    std::vector<float> dR(dist ? (size_t)T * M : 0);  // dS scattered back to distances
+    Buffer<float> dP((size_t)T * T);
+    Buffer<float> dR(dist ? (size_t)T * M : 0);  // dS scattered back to distances
     float* dD = dist ? partial.data() + (size_t)omp_get_thread_num() * M * HS : nullptr;
-    std::vector<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
+    Buffer<float> dropped(dropout_p > 0 ? (size_t)T * T : 0);
 #pragma omp for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
@@ -474,15 +507,13 @@ void mse_backward(float* dpred, const float* pred, const float* target, int N, f
   for (int n = 0; n < N; n++) dpred[n] = 2.0f * (pred[n] - target[n]) * scale;
 }
 
-}  // namespace
-
-const Kernels fast = {matmul_forward,       matmul_backward,       bias_gelu_forward, gelu_backward,
+const Kernels kernels_table = {matmul_forward,       matmul_backward,       bias_gelu_forward, gelu_backward,
                       layernorm_forward,    layernorm_backward,    embeddings_forward, embeddings_backward,
                       attention_forward,    attention_backward,    dropout_forward,   dropout_backward,
                       crossentropy_forward, crossentropy_backward, bce_forward,       bce_backward,
                       mse_forward,          mse_backward};
 
-// ---- helpers ----
+// ---- helpers (the Utils table) ----
 
 void gather_rows(float* out, const float* inp, const int32_t* idx, int M, int C) {
   for (int m = 0; m < M; m++) std::memcpy(out + (int64_t)m * C, inp + (int64_t)idx[m] * C, sizeof(float) * C);
@@ -511,7 +542,7 @@ void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temper
   const float inv_t = 1.0f / temperature;
 #pragma omp parallel
   {
-    std::vector<float> noisy(V);
+    Buffer<float> noisy(V);
 #pragma omp for schedule(static)
     for (int m = 0; m < M; m++) {
       const float* x = logits + (int64_t)m * V;
@@ -567,7 +598,7 @@ void adamw_step(float* params, const float* grads, float* m, float* v, const Seg
 double sum_squares(const float* x, int64_t n) {
   // fixed 4096-element chunks summed in order: the same total whatever the thread count or schedule
   const int64_t nchunks = (n + 4095) / 4096;
-  std::vector<double> partial((size_t)nchunks);
+  Buffer<double> partial((size_t)nchunks);
 #pragma omp parallel for num_threads(nthreads_for(n)) schedule(static)
   for (int64_t c = 0; c < nchunks; c++) {
     const int64_t i0 = c * 4096, i1 = std::min(n, i0 + 4096);
@@ -593,4 +624,10 @@ int64_t count_nonfinite(const float* x, int64_t n) {
   return bad;
 }
 
+}  // namespace
+
+const Kernels kernels = kernels_table;
+const Utils utils = {gather_rows, scatter_add_rows, argmax_rows, gumbel_argmax, adamw_step, sum_squares, scale_inplace, count_nonfinite};
+
+}  // namespace ELECTRA_ISA_NS
 }  // namespace electra

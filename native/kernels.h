@@ -78,32 +78,44 @@ struct Kernels {
   void (*mse_backward)(float* dpred, const float* pred, const float* target, int N, float scale);
 };
 
-extern const Kernels fast;
 extern const Kernels naive;
-
-// ---- helpers with one implementation (no forward/backward pair) ----
-
-// out[M,C] = inp[idx[m], :]; dinp[idx[m], :] += dout[m, :]
-void gather_rows(float* out, const float* inp, const int32_t* idx, int M, int C);
-void scatter_add_rows(float* dinp, const float* dout, const int32_t* idx, int M, int C);
-// out[N] = argmax over each row of inp[N,V] (first maximum wins)
-void argmax_rows(int32_t* out, const float* inp, int N, int V);
-// Gumbel-max sampling, as the official sample_from_softmax: argmax(logits / temp - log(-log(u + 1e-9) + 1e-9)),
-// u uniform from a counter-based generator keyed by (seed, row, column).
-// row m's noise is keyed by (seed, key * V + v) with key = row_keys[m] (as unsigned), or m without row_keys
-void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed, const int32_t* row_keys = nullptr);
 
 struct Segment {  // a run of parameters with its own learning-rate scale and weight decay
   int64_t offset, length;
   float lr_scale, weight_decay;
 };
-// One Adam step over all segments. bias_correction: torch.optim.AdamW; otherwise the official
-// AdamWeightDecayOptimizer (no bias correction): p -= lr * (m / (sqrt(v) + eps) + wd * p).
-void adamw_step(float* params, const float* grads, float* m, float* v, const Segment* segs, int nsegs, float lr,
-                float beta1, float beta2, float eps, int64_t step, bool bias_correction);
-double sum_squares(const float* x, int64_t n);
-void scale_inplace(float* x, int64_t n, float s);
-int64_t count_nonfinite(const float* x, int64_t n);
+
+// ---- helpers with one implementation (no forward/backward pair) ----
+struct Utils {
+  // out[M,C] = inp[idx[m], :]; dinp[idx[m], :] += dout[m, :]
+  void (*gather_rows)(float* out, const float* inp, const int32_t* idx, int M, int C);
+  void (*scatter_add_rows)(float* dinp, const float* dout, const int32_t* idx, int M, int C);
+  // out[N] = argmax over each row of inp[N,V] (first maximum wins)
+  void (*argmax_rows)(int32_t* out, const float* inp, int N, int V);
+  // Gumbel-max sampling, as the official sample_from_softmax: argmax(logits / temp - log(-log(u + 1e-9) + 1e-9)),
+  // u uniform from a counter-based generator keyed by (seed, row, column); row m's noise is keyed by
+  // (seed, key * V + v) with key = row_keys[m] (as unsigned), or m when row_keys is null.
+  void (*gumbel_argmax)(int32_t* out, const float* logits, int M, int V, float temperature, uint64_t seed, const int32_t* row_keys);
+  // One Adam step over all segments. bias_correction: torch.optim.AdamW; otherwise the official
+  // AdamWeightDecayOptimizer (no bias correction): p -= lr * (m / (sqrt(v) + eps) + wd * p).
+  void (*adamw_step)(float* params, const float* grads, float* m, float* v, const Segment* segs, int nsegs, float lr,
+                     float beta1, float beta2, float eps, int64_t step, bool bias_correction);
+  double (*sum_squares)(const float* x, int64_t n);
+  void (*scale_inplace)(float* x, int64_t n, float s);
+  int64_t (*count_nonfinite)(const float* x, int64_t n);
+};
+
+// The fast kernels, compiled once per instruction-set level (native/isa/), and the level dispatch.cc picks
+// at load time: the best the CPU has, or ELECTRA_ISA=sse4.2|avx2|avx512 if the CPU has that one.
+namespace isa_sse42 { extern const Kernels kernels; extern const Utils utils; }
+namespace isa_avx2 { extern const Kernels kernels; extern const Utils utils; }
+namespace isa_avx512 { extern const Kernels kernels; extern const Utils utils; }
+struct Level {
+  const char* name;
+  const Kernels* kernels;
+  const Utils* utils;
+};
+const Level& fast_level();
 
 // The counter-based generator behind dropout and sampling: 64 random bits for (seed, index).
 static inline uint64_t hash64(uint64_t seed, uint64_t index) {

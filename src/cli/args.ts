@@ -10,6 +10,19 @@ export const int = (v: string): number => {
   return n;
 };
 
+/** Counts and sizes: `--batch-size 0` is refused here, naming the flag, not deep inside a kernel. */
+export const positive = (v: string): number => {
+  const n = int(v);
+  if (n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${v}`);
+  return n;
+};
+
+export const nonNegative = (v: string): number => {
+  const n = int(v);
+  if (n < 0) throw new InvalidArgumentError(`expected an integer of 0 or more, got ${v}`);
+  return n;
+};
+
 export const num = (v: string): number => {
   const n = Number(v);
   if (v.trim() === "" || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got ${v}`);

@@ -4,7 +4,7 @@
  * to the task the registry picks.
  */
 import { Command, Option } from "commander";
-import { int, MPI_TIMEOUT_HELP, mustExist, num, THREADS_HELP } from "./args.js";
+import { int, MPI_TIMEOUT_HELP, nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { getWorld } from "../core/mpi.js";
 import { setThreads } from "../core/native.js";
@@ -14,6 +14,7 @@ import type { DataOptions } from "../tasks/task.js";
 import { evaluate, finetune, predict, type EvaluateResult, type FinetuneEvent, type FinetuneReport, type PredictResult } from "../train/finetune.js";
 import { FINETUNE_BATCH_SIZE, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY } from "../tasks/hyperparameters.js";
 import { PRESETS } from "../train/pretrain.js";
+import { FinetuneTensorBoard } from "../train/tensorboard.js";
 
 /** The data flags every command shares (see DataOptions). */
 export interface DataCliOptions {
@@ -57,6 +58,8 @@ export interface FinetuneCliOptions extends DataCliOptions {
   doubleUnordered?: boolean;
   biasCorrection: boolean;
   threads?: number;
+  /** a folder for TensorBoard event files */
+  tensorboard?: string;
   /** under mpirun: seconds a rank waits for the others in a step before it ends the job */
   mpiTimeout?: number;
 }
@@ -144,13 +147,15 @@ export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise
   if (o.model && o.config) throw new Error("give --model DIR or --config NAME (with --vocab), not both");
   if (!o.model && !o.config) throw new Error("give --model DIR (a Hugging Face folder) or --config NAME --vocab FILE (random weights)");
   checkInputs(o);
+  const report = progressReporter(o.task, quiet);
+  const tb = o.tensorboard && world.rank === 0 ? new FinetuneTensorBoard(o.tensorboard) : null;
   return finetune({
     ...dataOptions(o), task: o.task, out: o.out, model: o.model, config: o.config, vocab: o.vocab, splitSeed: o.seed,
     seeds: o.seeds && o.seeds.length ? o.seeds : [o.seed], epochs: o.epochs, lr: o.lr, batchSize: o.batchSize, evalBatchSize: o.evalBatchSize,
     maxSeqLength: o.maxSeqLength, layerDecay: o.layerDecay, weightDecay: o.weightDecay, warmupProportion: o.warmupProportion, head: o.head,
     maxTrainExamples: o.maxTrainExamples, maxEvalExamples: o.maxEvalExamples, maxSteps: o.maxSteps, doubleUnordered: o.doubleUnordered,
-    biasCorrection: o.biasCorrection, onEvent: progressReporter(o.task, quiet),
-  });
+    biasCorrection: o.biasCorrection, onEvent: tb ? (e) => { report(e); tb.onEvent(e); } : report,
+  }).finally(() => tb?.close());
 }
 
 /** The data flags, on any of the commands. */
@@ -166,10 +171,10 @@ function withDataOptions(cmd: Command, what: "finetune" | "evaluate" | "predict"
     .option("--label-column <name>", "CSV/TSV/JSONL: the label column (default: label, else labels)")
     .option("--regression", "text-classification: the label column is a number to regress on (default: classification on label strings)")
     .option("--tag-column <n>", "CoNLL: the 0-based column of the tags; negative counts from the end (default: -1, the last)", int)
-    .option("--doc-stride <n>", "squad: tokens between the starts of a long context's windows (default: 128)", int)
-    .option("--max-query-length <n>", "squad: question tokens kept (default: 64)", int)
-    .option("--n-best <n>", "squad: start and end candidates per window, and answers in nbest_predictions.json (default: 20)", int)
-    .option("--max-answer-length <n>", "squad: longest answer in tokens (default: 30)", int)
+    .option("--doc-stride <n>", "squad: tokens between the starts of a long context's windows (default: 128)", positive)
+    .option("--max-query-length <n>", "squad: question tokens kept (default: 64)", positive)
+    .option("--n-best <n>", "squad: start and end candidates per window, and answers in nbest_predictions.json (default: 20)", positive)
+    .option("--max-answer-length <n>", "squad: longest answer in tokens (default: 30)", positive)
     .option("--null-score-threshold <x>", "squad_v2: answer \"\" when the null score beats the best span's by more than this (default: 0)", num);
 }
 
@@ -189,19 +194,20 @@ export function finetuneCommand(): Command {
     .option("--seed <n>", "random seed (data order, dropout, head init, --validation-split)", int, 1)
     .option("--seeds <list>", "comma-separated seeds: one fine-tuning per seed, the median reported (overrides --seed) (default: only --seed)", intList)
     .option("--lr <x>", "peak learning rate (default: 1e-4, 5e-5 for large, as the official code; the paper uses 3e-4 for small)", num)
-    .option("--batch-size <n>", "training batch size (under mpirun: per rank; the global batch is ranks x this)", int, FINETUNE_BATCH_SIZE)
-    .option("--eval-batch-size <n>", "evaluation batch size", int, 64)
-    .option("--max-seq-length <n>", "tokens per example or window ([CLS] and [SEP] included) (default: the task's, 128)", int)
+    .option("--batch-size <n>", "training batch size (under mpirun: per rank; the global batch is ranks x this)", positive, FINETUNE_BATCH_SIZE)
+    .option("--eval-batch-size <n>", "evaluation batch size", positive, 64)
+    .option("--max-seq-length <n>", "tokens per example or window ([CLS] and [SEP] included) (default: the task's, 128)", positive)
     .option("--layer-decay <x>", "layer-wise learning-rate decay (default: 0.8, 0.9 for large)", num)
     .option("--weight-decay <x>", "decoupled weight decay (not on LayerNorm and biases)", num, FINETUNE_WEIGHT_DECAY)
     .option("--warmup-proportion <x>", "fraction of the steps with a linear warmup", num, FINETUNE_WARMUP_PROPORTION)
     .addOption(new Option("--head <kind>", "sequence classification head: hf (dense-GELU-out_proj, as Hugging Face) or official (one dense layer)").choices(["hf", "official"]).default("hf"))
-    .option("--max-train-examples <n>", "read only the first n training examples (quick runs) (default: all)", int)
-    .option("--max-eval-examples <n>", "read only the first n dev examples (quick runs) (default: all)", int)
-    .option("--max-steps <n>", "stop after n optimizer steps (the schedule is fitted to them) (default: no limit: epochs x steps per epoch)", int)
+    .option("--max-train-examples <n>", "read only the first n training examples (quick runs) (default: all)", positive)
+    .option("--max-eval-examples <n>", "read only the first n dev examples (quick runs) (default: all)", positive)
+    .option("--max-steps <n>", "stop after n optimizer steps (the schedule is fitted to them) (default: no limit: epochs x steps per epoch)", positive)
     .option("--no-double-unordered", "MRPC and STS-B: do not also train on the swapped sentence order (official default: both orders)")
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
-    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .option("--tensorboard <dir>", "also write TensorBoard scalars (train/loss, train/lr, dev/<metric>, ...) to an event file in DIR; several seeds: DIR/seed-N (default: none)")
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
     .option("--mpi-timeout <s>", MPI_TIMEOUT_HELP, num)
     .addHelpText("after", `\nDynamic padding: batches are padded to their longest example; examples are sorted by length within chunks of ${BUCKET_CHUNK_BATCHES} batches and the batches shuffled.\nSTS-B is a regression on score / 5 (official); the saved model outputs the 0..5 score.\nToken tasks: labels on each word's first sub-token; sentences longer than a window are split across windows.\nWrites OUT/metrics.json (per seed and median), OUT/dev_predictions.* and OUT/model/ (the best seed's best epoch).`)
     .action(async (o: FinetuneCliOptions & { doubleUnordered: boolean }) => {
@@ -239,9 +245,9 @@ export function evaluateCommand(): Command {
   return cmd
     .option("--split <name>", "with --data-dir: the split to score (dev = dev_matched for MNLI; dev_mismatched too) (default: dev, or the file given)")
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
-    .option("--batch-size <n>", "evaluation batch size", int, 64)
-    .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", int)
-    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .option("--batch-size <n>", "evaluation batch size", positive, 64)
+    .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", positive)
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
     .action(async (o: EvaluateCliOptions) => {
       const r = await runEvaluate(o);
       if (r.label_note) console.error(`note: ${r.label_note}`);
@@ -272,10 +278,10 @@ export function predictCommand(): Command {
     .option("--split <name>", "with --data-dir: dev or test; MNLI: test_matched (MNLI-m) or test_mismatched (MNLI-mm), dev_matched, dev_mismatched (default: the file given)")
     .requiredOption("--out <file>", "output file; an existing folder (or a path ending in /) gets the task's file name (CoLA.tsv, MNLI-m.tsv, AX.tsv, valid_predictions.txt, ...)")
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
-    .option("--batch-size <n>", "batch size", int, 64)
-    .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", int)
-    .option("--decimals <n>", "decimal places of regression scores", int, 3)
-    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .option("--batch-size <n>", "batch size", positive, 64)
+    .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", positive)
+    .option("--decimals <n>", "decimal places of regression scores", nonNegative, 3)
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
     .action(async (o: PredictCliOptions) => {
       const r = await runPredict(o);
       if (r.label_note) console.error(`note: ${r.label_note}`);

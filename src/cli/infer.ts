@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
 import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "../infer/token-aggregation.js";
-import { int, mustExist, num, THREADS_HELP } from "./args.js";
+import { nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
 
 interface Common {
   model: string;
@@ -11,6 +11,7 @@ interface Common {
   pairs: boolean;
   format: "json" | "tsv";
   batchSize: number;
+  maxSeqLength?: number;
   threads?: number;
 }
 
@@ -39,18 +40,24 @@ function common(cmd: Command): Command {
     .option("--file <path>", "read inputs from a file, one per line (default: the arguments, else standard input)")
     .option("--pairs", "inputs are sentence pairs, tab-separated", false)
     .addOption(new Option("--format <fmt>", "output format").choices(["json", "tsv"]).default("json"))
-    .option("--batch-size <n>", "inputs per forward pass", int, 32)
-    .option("--threads <n>", THREADS_HELP, int);
+    .option("--batch-size <n>", "inputs per forward pass", positive, 32)
+    .option("--max-seq-length <n>", MAX_SEQ_HELP, positive)
+    .option("--threads <n>", THREADS_HELP, positive);
 }
 
-const text = (x: TextInput) => (typeof x === "string" ? x : `${x[0]}\t${x[1]}`);
+const MAX_SEQ_HELP = "longest input in tokens, [CLS] and [SEP] included; longer ones are cut (default: the length the model was fine-tuned at, from tokenizer_config.json's model_max_length, else max_position_embeddings)";
+
+/** A text as one TSV field: backslash, tab, newline and carriage return escaped as \\, \t, \n, \r. */
+const field = (s: string) => s.replace(/[\\\t\n\r]/g, (c) => ({ "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" })[c]!);
+/** An input as TSV: one field, or two for a pair. */
+const text = (x: TextInput) => (typeof x === "string" ? field(x) : `${field(x[0])}\t${field(x[1])}`);
 
 export function inferCommands(): Command[] {
   const classify = common(new Command("classify").description("label texts (or pairs) with a fine-tuned sequence classifier"))
     .argument("[texts...]", "texts to classify")
     .action(async (args: string[], o: Common) => {
       const inputs = readInputs(args, o);
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
       const res = await m.classify(inputs);
       res.forEach((r, i) => console.log(o.format === "tsv" ? `${text(inputs[i])}\t${r.label}\t${r.score.toFixed(6)}` : JSON.stringify({ text: inputs[i], ...r })));
     });
@@ -59,11 +66,11 @@ export function inferCommands(): Command[] {
     .addOption(new Option("--aggregation <strategy>", "how sub-tokens become entities, as transformers' pipeline (none: every token)").choices([...AGGREGATION_STRATEGIES]).default("simple"))
     .action(async (args: string[], o: Common & { aggregation: AggregationStrategy }) => {
       const inputs = readInputs(args, { ...o, pairs: false }) as string[];
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
       const res = await m.ner(inputs, { aggregation: o.aggregation });
       res.forEach((ents, i) => {
         if (o.format === "tsv") {
-          for (const e of ents) console.log(`${i}\t${"entity_group" in e ? e.entity_group : e.entity}\t${e.score.toFixed(6)}\t${e.start}\t${e.end}\t${e.word}`);
+          for (const e of ents) console.log(`${i}\t${"entity_group" in e ? e.entity_group : e.entity}\t${e.score.toFixed(6)}\t${e.start}\t${e.end}\t${field(e.word)}`);
         } else console.log(JSON.stringify({ text: inputs[i], entities: ents }));
       });
     });
@@ -73,11 +80,11 @@ export function inferCommands(): Command[] {
     .requiredOption("--question <text>", "the question")
     .option("--context <text>", "the context to answer from (default: none; then --context-file)")
     .option("--context-file <path>", "read the context from a file (default: none)")
-    .option("--top-k <k>", "answers to print, best first", int, 1)
-    .option("--max-answer-length <n>", "longest answer in tokens", int, 30)
-    .option("--doc-stride <n>", "tokens between the starts of a long context's windows", int, 128)
+    .option("--top-k <k>", "answers to print, best first", positive, 1)
+    .option("--max-answer-length <n>", "longest answer in tokens", positive, 30)
+    .option("--doc-stride <n>", "tokens between the starts of a long context's windows", positive, 128)
     .option("--null", "SQuAD 2.0 models: the empty answer (no answer) may win", false)
-    .option("--threads <n>", THREADS_HELP, int)
+    .option("--threads <n>", THREADS_HELP, positive)
     .action(async (o: { model: string; question: string; context?: string; contextFile?: string; topK: number; maxAnswerLength: number; docStride: number; null: boolean; threads?: number }) => {
       mustExist("--model", o.model, "folder");
       if (!!o.context === !!o.contextFile) throw new Error("give --context TEXT or --context-file FILE");
@@ -92,7 +99,7 @@ export function inferCommands(): Command[] {
     .requiredOption("--model <dir>", "a fine-tuned ElectraForMultipleChoice folder (or a finetune --out folder)")
     .requiredOption("--context <text>", "the context (question, premise)")
     .requiredOption("--choice <text...>", "the choices, in order (repeat the flag or list them)")
-    .option("--threads <n>", THREADS_HELP, int)
+    .option("--threads <n>", THREADS_HELP, positive)
     .action(async (o: { model: string; context: string; choice: string[]; threads?: number }) => {
       mustExist("--model", o.model, "folder");
       const m = await Electra.load(o.model, { threads: o.threads });
@@ -104,7 +111,7 @@ export function inferCommands(): Command[] {
     .option("--threshold <p>", "P(replaced) above which a token is flagged", num, 0.5)
     .action(async (args: string[], o: Common & { threshold: number }) => {
       const inputs = readInputs(args, o);
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
       const res = await m.detect(inputs, o.threshold);
       res.forEach((toks, i) => {
         if (o.format === "tsv") console.log(toks.map((t) => `${t.token}${t.replaced ? "*" : ""}`).join(" "));
@@ -113,10 +120,10 @@ export function inferCommands(): Command[] {
     });
   const fill = common(new Command("fill-mask").description("the generator's top-k tokens for each [MASK] in a text"))
     .argument("[texts...]", "texts containing [MASK]")
-    .option("--top-k <k>", "candidates per [MASK]", int, 5)
+    .option("--top-k <k>", "candidates per [MASK]", positive, 5)
     .action(async (args: string[], o: Common & { topK: number }) => {
       const inputs = readInputs(args, { ...o, pairs: false }) as string[];
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
       const res = await m.fillMask(inputs, o.topK);
       res.forEach((masks, i) => {
         if (o.format === "tsv") console.log(masks.map((c) => c.map((x) => `${x.token}:${x.probability.toFixed(4)}`).join(" ")).join("\t"));
@@ -128,7 +135,7 @@ export function inferCommands(): Command[] {
     .addOption(new Option("--pooling <p>", "how to pool token states").choices(["mean", "cls"]).default("mean"))
     .action(async (args: string[], o: Common & { pooling: "mean" | "cls" }) => {
       const inputs = readInputs(args, o);
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize });
+      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
       const res = await m.embed(inputs, o.pooling);
       res.forEach((v, i) => console.log(o.format === "tsv" ? Array.from(v, (x) => x.toPrecision(6)).join("\t") : JSON.stringify({ text: inputs[i], embedding: Array.from(v) })));
     });
@@ -137,28 +144,61 @@ export function inferCommands(): Command[] {
 
 export function serveCommand(): Command {
   return new Command("serve")
-    .description("serve a model over HTTP: POST /classify, /ner, /qa, /multiple-choice, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health")
+    .description("serve a model over HTTP: POST /classify, /ner, /qa, /multiple-choice, /detect, /fill-mask, /embed with JSON {\"inputs\": [...]}; GET /health, /ready, /metrics")
     .requiredOption("--model <dir>", "a Hugging Face ELECTRA folder")
-    .option("--port <n>", "TCP port (0: any free port)", int, 8080)
+    .option("--port <n>", "TCP port (0: any free port)", nonNegative, 8080)
     .option("--host <addr>", "address to listen on", "127.0.0.1")
-    .option("--max-batch <n>", "most inputs run as one batch", int, 32)
-    .option("--max-wait-ms <n>", "how long a request waits for others to join its batch", int, 5)
-    .option("--max-body-bytes <n>", "largest request body", int, 1 << 20)
-    .option("--max-inputs <n>", "most inputs in one request", int, 256)
-    .option("--threads <n>", THREADS_HELP, int)
-    .action(async (o: { model: string; port: number; host: string; maxBatch: number; maxWaitMs: number; maxBodyBytes: number; maxInputs: number; threads?: number }) => {
+    .option("--max-batch <n>", "most inputs run as one batch", positive, 32)
+    .option("--max-wait-ms <n>", "how long a request waits for others to join its batch", nonNegative, 5)
+    .option("--max-body-bytes <n>", "largest request body (larger: 413)", positive, 1 << 20)
+    .option("--max-inputs <n>", "most inputs in one request (more: 413)", positive, 256)
+    .option("--max-input-chars <n>", "longest input in characters (longer: 413)", positive, 20000)
+    .option("--max-queue <n>", "most inputs waiting to run; a request that would pass it gets 429 with Retry-After", positive, 1024)
+    .option("--request-timeout-ms <n>", "a request's deadline from arrival to answer; past it, 504 (and it is not run if still queued)", positive, 30000)
+    .option("--max-seq-length <n>", MAX_SEQ_HELP, positive)
+    .option("--threads <n>", THREADS_HELP, positive)
+    .action(async (o: ServeFlags) => {
+      mustExist("--model", o.model, "folder");
       const { ElectraServer } = await import("../infer/server.js");
-      const model = await Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch });
-      const server = new ElectraServer(model, o);
+      // listen first, so that /health and /ready answer while the model loads
+      let load!: (m: Promise<Electra>) => void;
+      const server = new ElectraServer(new Promise<Electra>((r) => (load = r)), o);
       const port = await server.listen();
-      console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
+      let stopping = false;
       const stop = async (sig: string) => {
-        console.log(`electra serve: ${sig}: finishing queued requests, then closing`);
+        if (stopping) {
+          console.log(`electra serve: ${sig} again: exiting without waiting`);
+          process.exit(1);
+        }
+        stopping = true;
+        console.log(`electra serve: ${sig}: no new connections; answering the requests received, then closing`);
         await server.close();
-        console.log(`electra serve: closed after ${server.stats.requests} requests, ${server.stats.inputs} inputs in ${server.stats.batches} batches`);
+        const s = server.stats;
+        const answers = Object.entries(s.byStatus).map(([k, n]) => `${k}: ${n}`).join(", ");
+        console.log(`electra serve: closed after ${s.requests} requests, ${s.inputs} inputs in ${s.batches} batches; answers by status: ${answers || "none"}`);
         process.exit(0);
       };
-      process.once("SIGINT", () => void stop("SIGINT"));
-      process.once("SIGTERM", () => void stop("SIGTERM"));
+      process.on("SIGINT", () => void stop("SIGINT"));
+      process.on("SIGTERM", () => void stop("SIGTERM"));
+      console.log(`electra serve: loading ${o.model} (port ${port}: /health and /ready answer meanwhile)`);
+      const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch, maxLength: o.maxSeqLength });
+      load(loading);
+      const model = await loading; // a failure ends the command with its one-line message
+      if (!stopping) console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
     });
+}
+
+interface ServeFlags {
+  model: string;
+  port: number;
+  host: string;
+  maxBatch: number;
+  maxWaitMs: number;
+  maxBodyBytes: number;
+  maxInputs: number;
+  maxInputChars: number;
+  maxQueue: number;
+  requestTimeoutMs: number;
+  maxSeqLength?: number;
+  threads?: number;
 }

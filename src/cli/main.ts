@@ -6,7 +6,13 @@
 import { endWorld, failWorld } from "../core/mpi.js";
 import { buildProgram } from "./program.js";
 
-buildProgram().parseAsync(process.argv).then(endWorld).catch((e: unknown) => {
+const program = buildProgram();
+// a bare `electra` prints what it can do (the demo is `electra demo`)
+if (process.argv.length <= 2) {
+  program.outputHelp();
+  process.exit(0);
+}
+program.parseAsync(process.argv).then(endWorld).catch((e: unknown) => {
   const err = e as Error;
   if (process.env.ELECTRA_DEBUG) console.error(err?.stack);
   failWorld(`electra: ${err?.message ?? String(e)}`, e);

@@ -2,12 +2,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
-import { int, MPI_TIMEOUT_HELP, mustExist, num, THREADS_HELP } from "./args.js";
+import { int, MPI_TIMEOUT_HELP, nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
 import cliProgress from "cli-progress";
 import { getWorld } from "../core/mpi.js";
 import { setThreads } from "../core/native.js";
 import { buildPretrainingData, vocabCoverageWarning } from "../data/pretrain-builder.js";
-import { HABITAT_LABELS, syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
+import { syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../data/synthetic.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { parseConfig, type ElectraConfig, type PositionEmbeddingType } from "../model/config.js";
 import { finetune, type FinetuneReport } from "../train/finetune.js";
@@ -44,6 +44,8 @@ export interface PretrainCliOptions {
   threads?: number;
   /** what ends a document: a blank line (the official corpus format) or only the end of a file */
   documents?: "blank-lines" | "files";
+  /** a folder for TensorBoard event files */
+  tensorboard?: string;
   /** under mpirun: seconds a rank waits for the others in a step before it ends the job */
   mpiTimeout?: number;
 }
@@ -134,7 +136,7 @@ export async function runPretrain(o: PretrainCliOptions, quiet = false): Promise
     examples, tokenizer, tokenizerFiles: [resolve(o.vocab)], discConfig, genConfig, out: o.out, steps,
     batchSize, lr: o.lr ?? preset.lr, warmup: o.warmup ?? Math.min(10000, Math.ceil(steps / 10)),
     maskProb: o.maskProb ?? preset.maskProb, seed: o.seed, logEvery: o.logEvery, saveEvery: o.saveEvery, accumulate: o.accumulate,
-    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, resumeForce: o.resumeForce,
+    biasCorrection: o.biasCorrection, discBiasInit: o.discBiasInit, init, resume: o.resume, resumeForce: o.resumeForce, tensorboard: o.tensorboard,
     overwrite: o.overwrite, corpus: o.examples ? null : o.corpus ?? null, initFrom: o.initFrom ?? null, maxSeqLength: o.examples ? undefined : maxSeqLength,
     onStep: (step, rec) => {
       if (!started) {
@@ -169,25 +171,26 @@ export function pretrainCommand(): Command {
     .option("--config <name|file>", `preset (${Object.keys(PRESETS).join(", ")}) or a config.json (default: small)`)
     .option("--init-from <dir>", "continue pretraining from DIR/discriminator and DIR/generator (an earlier run's OUT or OUT/checkpoint) with a fresh optimizer and lr schedule; the architecture comes from there; batch size, lr, mask probability and sequence length default to small's (default: none, random weights)")
     .option("--generator-fraction <f>", "generator width / discriminator width (default: the preset's; 0.25 with a config.json)", num)
-    .addOption(new Option("--position-embedding-type <type>", "absolute: BERT's learned position embeddings (the official recipe); relative_key: transformers' relative-position attention, which learns to use word order in far fewer steps (BENCHMARKS.md, issue 5) (default: the preset's or config file's, absolute)").choices(["absolute", "relative_key"]))
-    .option("--steps <n>", "optimizer steps", int, 1000)
+    .addOption(new Option("--position-embedding-type <type>", "absolute: BERT's learned position embeddings (the official recipe); relative_key: transformers' relative-position attention, which learns to use word order in far fewer steps (docs/research/pretraining.md) (default: the preset's or config file's, absolute)").choices(["absolute", "relative_key"]))
+    .option("--steps <n>", "optimizer steps", positive, 1000)
     .requiredOption("--out <dir>", "output folder")
     .option("--seed <n>", "random seed", int, 0)
-    .option("--save-every <n>", "checkpoint every n steps (0: only at the end)", int, 1000)
+    .option("--save-every <n>", "checkpoint every n steps (0: only at the end)", nonNegative, 1000)
     .option("--resume", "continue the run in OUT from OUT/checkpoint; refused if an option that changes the run differs from the saved one", false)
     .option("--resume-force", "with --resume: continue even though options differ (steps, batch size, lr, warmup, mask probability, seed, accumulation; each change is printed; the schedule continues from the saved step)", false)
     .option("--overwrite", "start again over a run already in OUT (its checkpoint, metrics and models are removed)", false)
-    .option("--batch-size <n>", "examples per step (under mpirun: per rank; the global batch is ranks x this) (default: the preset's; small's with a config.json)", int)
-    .option("--max-seq-length <n>", "tokens per example (default: the preset's; small's with a config.json)", int)
+    .option("--batch-size <n>", "examples per step (under mpirun: per rank; the global batch is ranks x this) (default: the preset's; small's with a config.json)", positive)
+    .option("--max-seq-length <n>", "tokens per example (default: the preset's; small's with a config.json)", positive)
     .option("--lr <x>", "peak learning rate (default: the preset's; small's with a config.json)", num)
-    .option("--warmup <n>", "warmup steps (default: min(10000, steps / 10))", int)
+    .option("--warmup <n>", "warmup steps (default: min(10000, steps / 10))", nonNegative)
     .option("--mask-prob <p>", "masking probability (default: the preset's; small's with a config.json)", num)
     .addOption(new Option("--documents <mode>", "what ends a document in the corpus: a blank line (the official format), or only the end of a file (for books whose blank lines are paragraph breaks)").choices(["blank-lines", "files"]).default("blank-lines"))
-    .option("--log-every <n>", "steps between metrics records", int, 10)
-    .option("--accumulate <n>", "micro-batches per optimizer step", int, 1)
+    .option("--log-every <n>", "steps between metrics records", positive, 10)
+    .option("--tensorboard <dir>", "also write the metrics records as TensorBoard scalars (train/loss, ...) to an event file in DIR (default: none)")
+    .option("--accumulate <n>", "micro-batches per optimizer step", positive, 1)
     .option("--bias-correction", "Adam bias correction (torch AdamW); the official optimizer has none", false)
     .addOption(new Option("--disc-bias-init <how>", "the discriminator's output bias at the start: the log-odds of the mask probability (keeps short runs from collapsing), or 0 as the official code").choices(["prior", "zero"]).default("prior"))
-    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
     .option("--mpi-timeout <s>", MPI_TIMEOUT_HELP, num)
     .action(async (o: PretrainCliOptions) => {
       const last = await runPretrain(o);
@@ -205,14 +208,14 @@ const DEMO = {
 
 export function demoCommand(): Command {
   return new Command("demo")
-    .description("the built-in default: pretrain a tiny ELECTRA on a generated corpus, then fine-tune it on a generated task against random weights")
+    .description("pretrain a tiny ELECTRA on a generated corpus, then fine-tune it on a generated task against random weights (minutes on 2 cores)")
     .option("--out <dir>", "output folder", "runs/demo")
     .option("--overwrite", "replace what an earlier demo left in OUT", false)
-    .option("--steps <n>", "pretraining steps", int, 300)
+    .option("--steps <n>", "pretraining steps", positive, 300)
     .option("--seed <n>", "random seed", int, 0)
     .option("--no-finetune", "stop after pretraining (default: fine-tune too)")
-    .option("--task-examples <n>", "training sentences of the generated fine-tuning task", int, DEMO.taskTrain)
-    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(int))
+    .option("--task-examples <n>", "training sentences of the generated fine-tuning task", positive, DEMO.taskTrain)
+    .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
     .action(async (o: { out: string; steps: number; seed: number; finetune: boolean; taskExamples: number; threads?: number; overwrite: boolean }) => {
       const t0 = performance.now();
       if (!o.overwrite && existsSync(o.out) && readdirSync(o.out).length) throw new Error(`${o.out} is not empty (an earlier demo?): pass --overwrite to replace it, or --out DIR`);
@@ -247,18 +250,22 @@ export function demoCommand(): Command {
 async function demoFinetune(out: string, vocab: string, seed: number, train: number): Promise<void> {
   if (!(train > 0)) throw new Error(`--task-examples must be positive, got ${train}`);
   const dataDir = join(out, "task");
-  writeHabitatTask(join(dataDir, "SST-2"), train, DEMO.taskDev, seed + 17);
+  writeHabitatTask(dataDir, train, DEMO.taskDev, seed + 17);
   console.error(`electra demo: fine-tuning on a generated task (${train} training sentences such as "They gallop across the plain.": ` +
     `is the creature domestic or wild?), from the pretrained discriminator and from random weights`);
   const disc = join(out, "discriminator");
-  const common = { task: "sst2", dataDir, seeds: [...DEMO.seeds], onEvent: progressReporter("generated task", false) };
+  const common = {
+    task: "text-classification", trainFile: join(dataDir, "train.tsv"), validationFile: join(dataDir, "dev.tsv"), textColumn: "sentence", labelColumn: "label",
+    seeds: [...DEMO.seeds], onEvent: progressReporter("generated task", false),
+  };
   const pre = await finetune({ ...common, model: disc, out: join(out, "finetuned") });
   const rnd = await finetune({ ...common, config: join(disc, "config.json"), vocab, out: join(out, "finetuned-from-random"), saveModel: false });
   const acc = (r: FinetuneReport) => `${r.median.accuracy.toFixed(3)} (seeds ${r.seeds.map((s) => s.dev.accuracy.toFixed(3)).join(", ")})`;
   console.log(`fine-tuned on the generated task, dev accuracy, median of ${DEMO.seeds.length} seeds (chance: ~0.5):`);
   console.log(`  from the pretrained discriminator: ${acc(pre)}`);
   console.log(`  from random weights:               ${acc(rnd)}`);
-  console.log(`classifier: ${join(out, "finetuned", "model")} (labels: ${HABITAT_LABELS.map((l, i) => `${i} = ${l}`).join(", ")}); ` +
+  const labels = (JSON.parse(readFileSync(join(out, "finetuned", "model", "config.json"), "utf8")) as { id2label: Record<string, string> }).id2label;
+  console.log(`classifier: ${join(out, "finetuned", "model")} (labels: ${Object.entries(labels).map(([i, l]) => `${i} = ${l}`).join(", ")}); ` +
     `try: npx electra classify --model ${join(out, "finetuned", "model")} "It purrs by the fire."`);
 }
 
@@ -267,7 +274,7 @@ export function vocabCommand(): Command {
     .description("train a WordPiece vocabulary (vocab.txt with [PAD] [UNK] [CLS] [SEP] [MASK]) on a corpus")
     .requiredOption("--corpus <path>", "a text file or a folder of text files")
     .requiredOption("--out <file>", "the vocab.txt to write")
-    .option("--size <n>", "vocabulary size (at most 30005 with the tokenizers package's trainer)", int, 30000)
+    .option("--size <n>", "vocabulary size (at most 30005 with the tokenizers package's trainer)", positive, 30000)
     .option("--no-lowercase", "keep case (default: lowercase and strip accents, as BERT uncased)")
     .action(async (o: { corpus: string; out: string; size: number; lowercase: boolean }) => {
       const { listCorpusFiles } = await import("../data/corpus.js");

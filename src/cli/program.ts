@@ -33,7 +33,7 @@ export function buildProgram(): Command {
     // addCommand (unlike .command()) does not pass the program's settings down: the help hint after an error included
     program.addCommand(unknownOptionsFirst(cmd.copyInheritedSettings(program)), opts);
   };
-  add(demoCommand(), { isDefault: true });
+  add(demoCommand());
   add(pretrainCommand());
   for (const c of finetuneCommands()) add(c);
   add(vocabCommand());
@@ -41,7 +41,7 @@ export function buildProgram(): Command {
   add(serveCommand());
   add(inspectCommand());
   add(convertCommand());
-  // the default command (demo) takes no arguments: `electra pretrian` is a mistyped command, not "too many arguments for 'demo'"
+  // a mistyped command names the commands
   const parseOptions = program.parseOptions.bind(program);
   program.parseOptions = (argv: string[]) => {
     const parsed = parseOptions(argv);

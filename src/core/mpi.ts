@@ -170,7 +170,7 @@ export function getWorld(): World {
   if (n === null || n === 1) return (world = ONE_PROCESS);
   const path = mpiAddonPath();
   if (!existsSync(path)) {
-    throw new Error(`this process is one of ${Number.isFinite(n) ? n : "several"} MPI ranks (mpirun), but the MPI addon ${path} is not built: run \`bash setup.sh --mpi\` (installs Open MPI and builds it)`);
+    throw new Error(`this process is one of ${Number.isFinite(n) ? n : "several"} MPI ranks (mpirun), but the MPI addon ${path} is not built: in a clone, run \`bash setup.sh --mpi\` (installs Open MPI and builds it); for an installed package, install Open MPI (apt-get install openmpi-bin libopenmpi-dev) and run \`npm rebuild electra-ts --build-from-source\``);
   }
   const require = createRequire(import.meta.url);
   let addon: MpiAddon;

@@ -1,6 +1,9 @@
 /**
- * The one module that loads the native addon (build/Release/electra_native.node, built by node-gyp from
- * native/). Nothing else imports the .node file; everything else calls the shape-checked wrappers in ops.ts.
+ * The one module that loads the native addon: build/Release/electra_native.node when it was built from
+ * native/ here (node-gyp), else the prebuilt binary the package ships in prebuilds/linux-x64/ (found by
+ * node-gyp-build, with OpenBLAS and its runtime beside it). It loads on first use, so importing the
+ * package for its file readers (safetensors, PyTorch, TensorFlow) needs no addon. Nothing else imports the
+ * .node file; everything else calls the shape-checked wrappers in ops.ts.
  */
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
@@ -46,6 +49,8 @@ export interface NativeAddon {
   get_threads(): number;
   use_naive(on: boolean): void;
   blas_config(): string;
+  /** the instruction-set level of the fast kernels: "sse4.2", "avx2" or "avx512" (native/dispatch.cc) */
+  isa(): string;
 }
 
 /** The folder with package.json and binding.gyp (build/Release holds the addons). */
@@ -66,33 +71,50 @@ function load(): NativeAddon {
   // it is set before; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.GOMP_SPINCOUNT = "20000";
   const root = packageRoot();
-  const path = join(root, "build", "Release", "electra_native.node");
-  if (!existsSync(path)) {
-    throw new Error(`electra-ts: the native addon is not built (${path} is missing). Run \`bash setup.sh\` or \`npm install\` in ${root}.`);
-  }
   const require = createRequire(import.meta.url);
+  const gypBuild = require("node-gyp-build") as { resolve(dir: string): string };
+  let path: string;
   try {
-    return require(path) as NativeAddon;
+    // a source build by name: node-gyp-build takes the first .node in build/Release, and the MPI addon may be there too
+    const own = join(root, "build", "Release", "electra_native.node");
+    path = existsSync(own) ? own : gypBuild.resolve(root);
+  } catch {
+    throw new Error(`electra-ts: no native addon for ${process.platform}-${process.arch} in ${root} (neither build/Release nor a matching prebuild): ` +
+      "build it with `npm rebuild electra-ts` (needs g++, make, python3 and libopenblas-openmp-dev) or `bash setup.sh` in a clone");
+  }
+  let addon: NativeAddon;
+  try {
+    addon = require(path) as NativeAddon;
   } catch (e) {
     throw new Error(`electra-ts: cannot load the native addon ${path}: ${(e as Error).message}. ` +
-      "Is OpenBLAS installed (apt-get install libopenblas-openmp-dev)? Run `bash setup.sh`.");
+      "A source build needs OpenBLAS (apt-get install libopenblas-openmp-dev): run `npm rebuild electra-ts`, or `bash setup.sh` in a clone.");
   }
+  // threads for native kernels and OpenBLAS: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores
+  const env = process.env.ELECTRA_THREADS ?? process.env.OMP_NUM_THREADS;
+  const n = env ? Number(env) : availableParallelism();
+  addon.set_threads(Number.isInteger(n) && n > 0 ? n : availableParallelism());
+  return addon;
 }
 
-export const native: NativeAddon = load();
+let loaded: NativeAddon | null = null;
 
-/** Threads for native kernels and OpenBLAS: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores. */
+/** The addon, loaded on first use (see the header). */
+export function addon(): NativeAddon {
+  return (loaded ??= load());
+}
+
+/** The addon's functions; the first call of any loads it. */
+export const native: NativeAddon = new Proxy({} as NativeAddon, {
+  get: (_, name: string) => (addon() as unknown as Record<string, unknown>)[name],
+});
+
+/** Threads for native kernels and OpenBLAS (default: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores). */
 export function setThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`threads must be a positive integer, got ${n}`);
   native.set_threads(n);
 }
 export function getThreads(): number {
   return native.get_threads();
-}
-{
-  const env = process.env.ELECTRA_THREADS ?? process.env.OMP_NUM_THREADS;
-  const n = env ? Number(env) : availableParallelism();
-  setThreads(Number.isInteger(n) && n > 0 ? n : availableParallelism());
 }
 
 /** Switches every kernel to the naive loops of native/naive.cc (tests) or back to the fast ones. */

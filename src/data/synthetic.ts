@@ -120,13 +120,16 @@ export function generateHabitatTask(n: number, seed: number): HabitatExample[] {
   return out;
 }
 
-/** The task's label names, in the order of SST-2's labels (0, 1). */
+/** The task's label names, by HabitatExample.label (0, 1). */
 export const HABITAT_LABELS = ["wild", "domestic"] as const;
 
-/** Writes the task in SST-2's layout (header `sentence<TAB>label`), so `finetune --task sst2` reads it. */
+/**
+ * Writes the task as DIR/train.tsv and DIR/dev.tsv with the columns `sentence` and `label` (the label's name),
+ * for `finetune --task text-classification --text-column sentence`.
+ */
 export function writeHabitatTask(dir: string, train: number, dev: number, seed: number): void {
   mkdirSync(dir, { recursive: true });
-  const rows = (xs: HabitatExample[]) => ["sentence\tlabel", ...xs.map((e) => `${e.sentence}\t${e.label}`)].join("\n") + "\n";
+  const rows = (xs: HabitatExample[]) => ["sentence\tlabel", ...xs.map((e) => `${e.sentence}\t${HABITAT_LABELS[e.label]}`)].join("\n") + "\n";
   writeFileSync(join(dir, "train.tsv"), rows(generateHabitatTask(train, seed)));
   writeFileSync(join(dir, "dev.tsv"), rows(generateHabitatTask(dev, seed + 1_000_003)));
 }

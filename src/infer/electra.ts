@@ -25,7 +25,7 @@ import type { ElectraModel, ModelKind } from "../model/head.js";
 import { ALL_HEAD_PREFIXES, ARCHITECTURES, createModel, findArchitecture, getArchitecture } from "../model/registry.js";
 import { featurizeChoices } from "../tasks/multiple-choice.js";
 import { featureOutputs } from "../tasks/outputs.js";
-import { decodeSpans, featurizeSpans, QA_MAX_SEQ_LENGTH, type QaOptions } from "../tasks/question-answering.js";
+import { decodeSpans, featurizeSpans, QA_MAX_QUERY_LENGTH, QA_MAX_SEQ_LENGTH, type QaOptions } from "../tasks/question-answering.js";
 import {
   aggregateTokens, parseAggregationStrategy, type AggregationStrategy, type GroupedEntity, type TokenEntity, type TokenInput,
 } from "./token-aggregation.js";
@@ -102,7 +102,7 @@ export interface LoadOptions {
   threads?: number;
   /** inputs per forward pass (default 32) */
   batchSize?: number;
-  /** longest input in tokens (default: max_position_embeddings, at most 512) */
+  /** longest input in tokens (default: tokenizer_config.json's model_max_length, the length a fine-tuned model was trained at; else max_position_embeddings) */
   maxLength?: number;
 }
 
@@ -127,9 +127,9 @@ export class Electra {
   private readonly ctx = new RunContext({ train: false });
 
   private constructor(readonly dir: string, readonly kind: ModelKind, readonly config: ElectraConfig, readonly model: ElectraModel,
-    readonly tokenizer: WordPieceTokenizer, opts: LoadOptions) {
+    readonly tokenizer: WordPieceTokenizer, opts: LoadOptions, modelMaxLength?: number) {
     this.batchSize = opts.batchSize ?? 32;
-    this.maxLength = Math.min(opts.maxLength ?? config.max_position_embeddings, config.max_position_embeddings);
+    this.maxLength = Math.min(opts.maxLength ?? modelMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
   }
 
   /**
@@ -154,7 +154,7 @@ export class Electra {
     const model = createModel(arch.name, config);
     // a bare encoder takes the encoder of any folder; a head must find its own weights
     loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
-    return new Electra(d, arch.kind, config, model, tokenizer, opts);
+    return new Electra(d, arch.kind, config, model, tokenizer, opts, folder.modelMaxLength);
   }
 
   private need(kind: ModelKind, what: string): void {
@@ -219,6 +219,28 @@ export class Electra {
     return out;
   }
 
+  /**
+   * fillMask's input for one text: [CLS], the pieces between the literal "[MASK]"s (a mask id for each) and [SEP].
+   * The pieces are encoded apart, so that any vocabulary (with or without [MASK] as an added token) works.
+   */
+  async maskedIds(text: string): Promise<Int32Array> {
+    const tk = this.tokenizer;
+    const pieces = await tk.encodeBatch(text.split("[MASK]"));
+    const ids: number[] = [tk.clsId];
+    pieces.forEach((p, i) => {
+      if (i > 0) ids.push(tk.maskId);
+      ids.push(...p);
+    });
+    ids.push(tk.sepId);
+    return Int32Array.from(ids);
+  }
+
+  /** The context tokens each of answer()'s windows has room for after `question` (below 1: none, the question is too long). */
+  async contextRoom(question: string): Promise<number> {
+    const [q] = await this.tokenizer.encodeBatch([question]);
+    return Math.min(QA_MAX_SEQ_LENGTH, this.maxLength) - Math.min(q.length, QA_MAX_QUERY_LENGTH) - 3;
+  }
+
   /** The generator's top-k tokens for every [MASK] in each text (the literal "[MASK]" marks a position). */
   async fillMask(texts: readonly string[], topK = 5): Promise<MaskCandidate[][][]> {
     this.need("generator", "fillMask");
@@ -226,18 +248,11 @@ export class Electra {
     const out: MaskCandidate[][][] = [];
     for (let start = 0; start < texts.length; start += this.batchSize) {
       const chunk = texts.slice(start, start + this.batchSize);
-      // encode the pieces between the markers, so that any vocabulary (with or without [MASK] as an added token) works
       const seqs: { ids: Int32Array; types: Int32Array }[] = [];
       for (const text of chunk) {
-        const pieces = await tk.encodeBatch(text.split("[MASK]"));
-        const ids: number[] = [tk.clsId];
-        pieces.forEach((p, i) => {
-          if (i > 0) ids.push(tk.maskId);
-          ids.push(...p);
-        });
-        if (ids.length > this.maxLength - 1) throw new Error(`"${text.slice(0, 40)}..." is longer than ${this.maxLength} tokens`);
-        ids.push(tk.sepId);
-        seqs.push({ ids: Int32Array.from(ids), types: new Int32Array(ids.length) });
+        const ids = await this.maskedIds(text);
+        if (ids.length > this.maxLength) throw new Error(`"${text.slice(0, 40)}..." is longer than ${this.maxLength} tokens`);
+        seqs.push({ ids, types: new Int32Array(ids.length) });
       }
       const { batch } = padBatch(seqs, tk.padId);
       const rows: number[] = [];
@@ -248,7 +263,7 @@ export class Electra {
         const V = this.config.vocab_size;
         rows.forEach((r, m) => {
           const p = softmax(logits.subarray(m * V, (m + 1) * V));
-          const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, topK);
+          const order = topIndices(p, topK);
           perText[Math.floor(r / batch.T)].push(order.map((id) => ({ token: tk.idToToken(id) ?? `[${id}]`, id, probability: p[id] })));
         });
       }
@@ -367,6 +382,26 @@ export class Electra {
     }
     return out;
   }
+}
+
+/**
+ * The indices of the k largest values, largest first, ties in index order: what a stable sort of all the
+ * indices by value gives, cut to k, in one pass (O(n k), not O(n log n): a vocabulary of 30522 per [MASK]).
+ */
+export function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  if (k < 1) return top;
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j];
+    if (top.length === k && !(v > values[top[k - 1]])) continue;
+    let at = top.length < k ? top.push(j) - 1 : k - 1;
+    while (at > 0 && values[top[at - 1]] < v) {
+      top[at] = top[at - 1];
+      at--;
+    }
+    top[at] = j;
+  }
+  return top;
 }
 
 /**

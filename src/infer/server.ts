@@ -1,7 +1,9 @@
 /**
- * HTTP JSON serving of one ELECTRA folder (node:http, no framework: four JSON routes need none).
+ * HTTP JSON serving of one ELECTRA folder (node:http, no framework: a few JSON routes need none).
  *
- *   GET  /health                      {"status":"ok","kind":...,"model":...}
+ *   GET  /health                      200 {"status": "ok" | "loading" | "closing", "kind", "model"} while the process is up
+ *   GET  /ready                       200 {"status": "ready"} once the model is loaded; 503 before, and while closing
+ *   GET  /metrics                     request and batch metrics, Prometheus text format (src/infer/serve-metrics.ts)
  *   POST /classify   {"inputs": ["text" | ["a","b"], ...]}                 -> {"results": [Classification...]}
  *   POST /ner        {"inputs": ["text", ...], "aggregation"?: "simple"}   -> {"results": [[Entity...]...]}
  *   POST /qa         {"inputs": [{"question", "context"}], "top_k"?: 1}    -> {"results": [[Answer...]...]}
@@ -10,14 +12,29 @@
  *   POST /fill-mask  {"inputs": ["... [MASK] ..."], "top_k"?: 5}            -> {"results": [[[MaskCandidate...]...]...]}
  *   POST /embed      {"inputs": [...], "pooling"?: "mean" | "cls"}         -> {"results": [[number...]...]}
  *
- * The routes are the pipelines of src/infer/pipelines.ts. Dynamic batching: inputs of concurrent requests to the same route (and options) wait up to maxWaitMs in a
- * queue and run as one batch of at most maxBatch inputs; each request gets its own slice back. The model runs
- * one batch at a time. Bad input is a 4xx with {"error": "..."}; shutdown stops accepting, finishes what was
- * queued, then closes.
+ * The routes are the pipelines of src/infer/pipelines.ts. Dynamic batching: inputs of concurrent requests to the
+ * same route (and option) wait in a queue until it holds maxBatch inputs or its first has waited maxWaitMs, and
+ * the model is free; then up to maxBatch of them run as one batch and each request gets its own slice back. The
+ * model runs one batch at a time, the queue whose first request is oldest first.
+ *
+ * Isolation: one request cannot fail another. Each input is validated (its pipeline's validate) before it joins a
+ * queue, so a bad one is a 4xx for its request alone; when a batch still fails in the model, its requests are run
+ * again one by one and only the failing ones fail. Errors that are not the client's are 500 with only "internal
+ * error, request id ID" in the body, and a line on the log with that id (every answer carries x-request-id: the
+ * client's when it sent a plain one, else a new UUID). Every request has a deadline (requestTimeoutMs from its
+ * arrival): past it the answer is 504 and, if it is still queued, it leaves the queue unrun. At most maxQueue
+ * inputs wait; a request that would pass that is 429 with Retry-After (an empty queue takes any request). Status
+ * codes: 400 malformed, 404 / 405 no such route or method, 413 over a size limit, 422 more than the model takes,
+ * 429 queue full, 500 internal, 503 model not loaded yet, 504 deadline passed.
+ *
+ * close() (SIGTERM / SIGINT in the CLI) stops listening, answers every request already received (with
+ * "connection: close"), runs what is queued at once, then resolves when the last connection is gone.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Electra, TextInput } from "./electra.js";
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
+import type { Electra } from "./electra.js";
 import { findPipeline, PIPELINES, PipelineInputError, type Pipeline } from "./pipelines.js";
+import { ServeMetrics } from "./serve-metrics.js";
 
 export interface ServeOptions {
   port: number;
@@ -32,44 +49,94 @@ export interface ServeOptions {
   maxInputs?: number;
   /** longest single input in characters */
   maxInputChars?: number;
+  /** a request's deadline, from its arrival to its answer (ms); past it, 504 */
+  requestTimeoutMs?: number;
+  /** most inputs accepted and waiting to run; a request that would pass it is 429 */
+  maxQueue?: number;
+  /** where a line about an internal error goes (default: standard error) */
+  log?: (line: string) => void;
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly headers: OutgoingHttpHeaders = {}) {
     super(message);
   }
 }
 
-
-interface Pending {
-  inputs: TextInput[];
-  resolve: (r: unknown[]) => void;
-  reject: (e: Error) => void;
+/** One request's inputs on their way through a queue and a batch. */
+interface Job {
+  inputs: unknown[];
+  /** performance.now() when it joined its queue */
+  queued: number;
+  /** the queue it waits in; null once taken (or before it joins) */
+  queue: Queue | null;
+  /** answered already (deadline, client gone): a job still queued leaves its queue, a running one's result is dropped */
+  done: boolean;
+  resolve: (results: unknown[]) => void;
+  reject: (e: unknown) => void;
 }
 
 interface Queue {
+  key: string;
   route: Pipeline;
   option: string | number;
-  items: Pending[];
+  jobs: Job[];
+  /** inputs in jobs */
   count: number;
+  /** its first job has waited maxWaitMs */
+  ripe: boolean;
   timer: NodeJS.Timeout | null;
 }
 
+/** a client's x-request-id is kept when it is this plain */
+const PLAIN_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const GET_ROUTES = ["health", "ready", "metrics"];
+
 export class ElectraServer {
   readonly server: Server;
-  private queues = new Map<string, Queue>();
-  private running: Promise<void> = Promise.resolve();
-  private inFlight = 0;
-  private closing = false;
   readonly opts: Required<ServeOptions>;
-  /** batches run and inputs served, for tests and logs */
-  stats = { batches: 0, inputs: 0, requests: 0, errors: 0 };
+  readonly metrics: ServeMetrics;
+  /** requests received, inputs served and batches run; answers by status (499: the client left first) */
+  stats = { batches: 0, inputs: 0, requests: 0, errors: 0, failedBatches: 0, retried: 0, byStatus: {} as Record<number, number> };
+  private model: Electra | null = null;
+  private loadError: Error | null = null;
+  private queues = new Map<string, Queue>();
+  /** inputs in all queues */
+  private waiting = 0;
+  private busy = false;
+  private closing: Promise<void> | null = null;
+  private drained: (() => void) | null = null;
+  /** recent seconds per batch (a moving average), for Retry-After */
+  private batchSeconds = 0.05;
 
-  constructor(readonly model: Electra, opts: ServeOptions) {
+  /** `model` may still be loading: until it is, /ready is 503 and the pipelines answer 503. */
+  constructor(model: Electra | Promise<Electra>, opts: ServeOptions) {
     this.opts = {
-      host: "127.0.0.1", maxBatch: 32, maxWaitMs: 5, maxBodyBytes: 1 << 20, maxInputs: 256, maxInputChars: 20000, ...opts,
+      host: "127.0.0.1", maxBatch: 32, maxWaitMs: 5, maxBodyBytes: 1 << 20, maxInputs: 256, maxInputChars: 20000,
+      requestTimeoutMs: 30000, maxQueue: 1024, log: (line) => void process.stderr.write(line + "\n"), ...opts,
     };
+    this.metrics = new ServeMetrics(this.opts.maxBatch);
     this.server = createServer((req, res) => void this.handle(req, res));
+    if (model instanceof Promise) {
+      model.then((m) => this.loaded(m), (e: unknown) => {
+        this.loadError = e instanceof Error ? e : new Error(String(e));
+      });
+    } else this.loaded(model);
+  }
+
+  private loaded(model: Electra): void {
+    this.model = model;
+    if (!this.closing) this.metrics.ready.set(1);
+  }
+
+  /** The model is loaded and the server is not closing (what GET /ready says). */
+  get ready(): boolean {
+    return this.model !== null && !this.closing;
+  }
+
+  /** Inputs accepted and waiting to run. */
+  get queued(): number {
+    return this.waiting;
   }
 
   listen(): Promise<number> {
@@ -82,117 +149,224 @@ export class ElectraServer {
     });
   }
 
-  /** Stops accepting connections, lets queued and running batches finish, then resolves. */
-  async close(): Promise<void> {
-    this.closing = true;
+  /** Stops accepting connections, answers every request received (queued batches run at once), then resolves. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.metrics.ready.set(0);
     const closed = new Promise<void>((r) => this.server.close(() => r()));
-    for (const q of this.queues.values()) this.flush(q);
-    this.server.closeIdleConnections?.();
-    while (this.inFlight > 0) await this.running;
+    this.server.closeIdleConnections();
+    await new Promise<void>((r) => {
+      this.drained = r;
+      this.schedule();
+    });
+    // every request still being read has an answer within its deadline; a connection open longer is let go
+    this.server.closeIdleConnections();
+    const force = setTimeout(() => this.server.closeAllConnections(), this.opts.requestTimeoutMs + 1000);
     await closed;
+    clearTimeout(force);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
     this.stats.requests++;
+    const sent = req.headers["x-request-id"];
+    const id = typeof sent === "string" && PLAIN_ID.test(sent) ? sent : randomUUID();
+    const path = (req.url ?? "/").split("?")[0];
+    const name = path.slice(1);
+    const label = findPipeline(name) || GET_ROUTES.includes(name) ? name : "other";
+    const job: Job = { inputs: [], queued: 0, queue: null, done: false, resolve: () => {}, reject: () => {} };
+    const finish = (status: number) => {
+      job.done = true;
+      clearTimeout(deadline);
+      this.unqueue(job);
+      this.stats.byStatus[status] = (this.stats.byStatus[status] ?? 0) + 1;
+      if (status >= 400) this.stats.errors++;
+      this.metrics.answered(label, status, (performance.now() - t0) / 1000);
+    };
+    const answer = (status: number, body: unknown, headers: OutgoingHttpHeaders = {}) => {
+      if (job.done) return;
+      finish(status);
+      send(res, status, body, { "x-request-id": id, ...headers, ...(this.closing ? { connection: "close" } : {}) });
+    };
+    const deadline = setTimeout(() => answer(504, { error: `no answer within the ${this.opts.requestTimeoutMs} ms request deadline` }), this.opts.requestTimeoutMs);
+    res.once("close", () => {
+      if (!job.done) finish(499); // the client left before its answer
+    });
     try {
-      const url = new URL(req.url ?? "/", "http://x");
-      if (req.method === "GET" && url.pathname === "/health") {
-        return send(res, 200, { status: this.closing ? "closing" : "ok", kind: this.model.kind, model: this.model.dir });
+      if (GET_ROUTES.includes(name)) {
+        if (req.method !== "GET") throw new HttpError(405, `${path} takes GET`);
+        if (name === "metrics") return answer(200, await this.metrics.registry.metrics(), { "content-type": this.metrics.registry.contentType });
+        const model = this.model;
+        if (name === "health") return answer(200, { status: this.closing ? "closing" : model ? "ok" : "loading", kind: model?.kind ?? null, model: model?.dir ?? null });
+        if (this.ready) return answer(200, { status: "ready" });
+        return answer(503, { status: this.closing ? "closing" : this.loadError ? "failed" : "loading", ...(this.loadError ? { error: this.loadError.message } : {}) });
       }
-      const route = findPipeline(url.pathname.slice(1));
-      if (!route) throw new HttpError(404, `no route ${url.pathname}; routes: /health, ${PIPELINES.map((p) => `/${p.name}`).join(", ")}`);
-      if (req.method !== "POST") throw new HttpError(405, `${url.pathname} takes POST with a JSON body`);
-      if (route.kind && route.kind !== this.model.kind) throw new HttpError(400, `/${route.name} needs a ${route.kind} model; this server holds a ${this.model.kind}`);
-      if (this.closing) throw new HttpError(503, "the server is shutting down");
-      const body = await readJson(req, this.opts.maxBodyBytes);
-      const inputs = this.checkInputs(body, route);
-      let option: string | number;
-      try {
-        option = route.option(body);
-      } catch (e) {
-        throw e instanceof PipelineInputError ? new HttpError(400, e.message) : e;
-      }
-      const results = await this.enqueue(route, option, inputs);
-      send(res, 200, { results });
+      answer(200, { results: await this.predict(req, path, job) });
     } catch (e) {
-      this.stats.errors++;
-      const err = e instanceof HttpError ? e : new HttpError(500, `internal error: ${(e as Error).message}`);
-      send(res, err.status, { error: err.message });
+      if (e instanceof HttpError) return answer(e.status, { error: e.message }, e.headers);
+      if (e instanceof PipelineInputError) return answer(e.status, { error: e.message });
+      const err = e instanceof Error ? e : new Error(String(e));
+      this.opts.log(`electra serve: request ${id} ${req.method} ${path}: internal error: ${err.message}${process.env.ELECTRA_DEBUG ? `\n${err.stack}` : ""}`);
+      answer(500, { error: `internal error, request id ${id}` });
     }
   }
 
-  private checkInputs(body: Record<string, unknown>, route: Pipeline): TextInput[] {
+  /** A pipeline request: its body read and each input validated, then queued; resolves with its results. */
+  private async predict(req: IncomingMessage, path: string, job: Job): Promise<unknown[]> {
+    const route = findPipeline(path.slice(1));
+    if (!route) throw new HttpError(404, `no route ${path}; routes: GET /health, /ready, /metrics; POST ${PIPELINES.map((p) => `/${p.name}`).join(", ")}`);
+    if (req.method !== "POST") throw new HttpError(405, `${path} takes POST with a JSON body`);
+    const model = this.model;
+    if (!model) throw new HttpError(503, this.loadError ? `the model failed to load: ${this.loadError.message}` : "the model is still loading", { "retry-after": "1" });
+    if (route.kind && route.kind !== model.kind) throw new HttpError(400, `/${route.name} needs a ${route.kind} model; this server holds a ${model.kind}`);
+    const body = await readJson(req, this.opts.maxBodyBytes);
     const inputs = body.inputs;
-    if (!Array.isArray(inputs) || inputs.length === 0) {
-      throw new HttpError(400, `"inputs" must be a non-empty array of ${route.inputHelp ?? `texts${route.pairs ? " or [text, text] pairs" : ""}`}`);
-    }
+    if (!Array.isArray(inputs) || inputs.length === 0) throw new HttpError(400, `"inputs" must be a non-empty array of ${route.inputHelp}`);
     if (inputs.length > this.opts.maxInputs) throw new HttpError(413, `${inputs.length} inputs in one request; the limit is ${this.opts.maxInputs}`);
-    return inputs.map((x, i) => {
-      if (route.parse) {
-        let v: unknown;
-        try {
-          v = route.parse(x, i);
-        } catch (e) {
-          throw e instanceof PipelineInputError ? new HttpError(400, e.message) : e;
-        }
-        const len = JSON.stringify(v).length;
-        if (len > this.opts.maxInputChars) throw new HttpError(413, `inputs[${i}] has ${len} characters; the limit is ${this.opts.maxInputChars}`);
-        return v as TextInput;
-      }
-      const ok = typeof x === "string" || (route.pairs && Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === "string"));
-      if (!ok) throw new HttpError(400, `inputs[${i}] must be a string${route.pairs ? " or a [string, string] pair" : ""}`);
-      const len = typeof x === "string" ? x.length : x[0].length + x[1].length;
-      if (len > this.opts.maxInputChars) throw new HttpError(413, `inputs[${i}] has ${len} characters; the limit is ${this.opts.maxInputChars}`);
-      if (route.marker && !(x as string).includes(route.marker)) throw new HttpError(400, `inputs[${i}] has no ${route.marker}`);
-      return x as TextInput;
-    });
-  }
-
-  private enqueue(route: Pipeline, option: string | number, inputs: TextInput[]): Promise<unknown[]> {
+    const option = route.option(body);
+    const limits = { maxInputChars: this.opts.maxInputChars };
+    job.inputs = await Promise.all(inputs.map((x, i) => route.validate(model, x, i, limits)));
+    if (job.done) return []; // its deadline passed meanwhile: answered already
+    if (this.waiting > 0 && this.waiting + inputs.length > this.opts.maxQueue) {
+      const wait = Math.max(1, Math.ceil((this.waiting / this.opts.maxBatch) * this.batchSeconds));
+      throw new HttpError(429, `the queue is full (${this.waiting} inputs waiting, the limit is ${this.opts.maxQueue}); retry in ${wait} s`, { "retry-after": String(wait) });
+    }
     return new Promise((resolve, reject) => {
-      const key = `${route.name}\u0000${option}`;
-      let q = this.queues.get(key);
-      if (!q) {
-        q = { route, option, items: [], count: 0, timer: null };
-        this.queues.set(key, q);
-      }
-      q.items.push({ inputs, resolve, reject });
-      q.count += inputs.length;
-      if (q.count >= this.opts.maxBatch) this.flush(q);
-      else if (!q.timer) q.timer = setTimeout(() => this.flush(q!), this.opts.maxWaitMs);
+      job.resolve = resolve;
+      job.reject = reject;
+      this.enqueue(route, option, job);
     });
   }
 
-  /** Takes the queue's requests and chains their batch behind the one running. */
-  private flush(q: Queue): void {
+  private enqueue(route: Pipeline, option: string | number, job: Job): void {
+    const key = `${route.name}\u0000${option}`;
+    let q = this.queues.get(key);
+    if (!q) {
+      q = { key, route, option, jobs: [], count: 0, ripe: false, timer: null };
+      this.queues.set(key, q);
+    }
+    job.queue = q;
+    job.queued = performance.now();
+    q.jobs.push(job);
+    this.count(q, job.inputs.length);
+    this.arm(q);
+    this.schedule();
+  }
+
+  /** Takes a job that was answered early (deadline, client gone) out of its queue. */
+  private unqueue(job: Job): void {
+    const q = job.queue;
+    if (!q) return;
+    job.queue = null;
+    q.jobs.splice(q.jobs.indexOf(job), 1);
+    this.count(q, -job.inputs.length);
+    this.tidy(q);
+  }
+
+  private count(q: Queue, n: number): void {
+    q.count += n;
+    this.waiting += n;
+    this.metrics.queue.set(this.waiting);
+  }
+
+  /** Starts the maxWaitMs timer of a queue whose first job is not ripe yet. */
+  private arm(q: Queue): void {
+    if (!q.jobs.length || q.ripe || q.timer) return;
+    const left = q.jobs[0].queued + this.opts.maxWaitMs - performance.now();
+    q.timer = setTimeout(() => {
+      q.timer = null;
+      q.ripe = true;
+      this.schedule();
+    }, Math.max(0, left));
+  }
+
+  /** An empty queue goes (its key may be any option value). */
+  private tidy(q: Queue): void {
+    if (q.jobs.length) return;
     if (q.timer) clearTimeout(q.timer);
     q.timer = null;
-    if (!q.items.length) return;
-    const items = q.items;
-    q.items = [];
-    q.count = 0;
-    this.inFlight++;
-    this.running = this.running.then(async () => {
-      try {
-        // split into runs of at most maxBatch inputs (a single request may be larger than maxBatch)
-        const all = items.flatMap((p) => p.inputs);
-        const results: unknown[] = [];
-        for (let s = 0; s < all.length; s += this.opts.maxBatch) {
-          results.push(...(await q.route.run(this.model, all.slice(s, s + this.opts.maxBatch), q.option)));
-          this.stats.batches++;
-        }
-        this.stats.inputs += all.length;
-        let at = 0;
-        for (const p of items) {
-          p.resolve(results.slice(at, at + p.inputs.length));
-          at += p.inputs.length;
-        }
-      } catch (e) {
-        for (const p of items) p.reject(e instanceof HttpError ? e : new HttpError(400, (e as Error).message));
-      } finally {
-        this.inFlight--;
-      }
+    q.ripe = false;
+    this.queues.delete(q.key);
+  }
+
+  /** When the model is free: runs the batch of the ready queue whose first job is oldest. */
+  private schedule(): void {
+    if (this.busy) return;
+    let next: Queue | undefined;
+    for (const q of this.queues.values()) {
+      if (!(q.ripe || q.count >= this.opts.maxBatch || this.closing)) continue;
+      if (!next || q.jobs[0].queued < next.jobs[0].queued) next = q;
+    }
+    if (!next) {
+      if (this.waiting === 0) this.drained?.();
+      return;
+    }
+    const jobs: Job[] = [];
+    let n = 0;
+    while (next.jobs.length && (n === 0 || n + next.jobs[0].inputs.length <= this.opts.maxBatch)) {
+      const j = next.jobs.shift()!;
+      j.queue = null;
+      n += j.inputs.length;
+      jobs.push(j);
+    }
+    this.count(next, -n);
+    this.tidy(next);
+    this.arm(next);
+    this.busy = true;
+    void this.runBatch(next, jobs).finally(() => {
+      this.busy = false;
+      this.schedule();
     });
+  }
+
+  /** Runs the jobs' inputs as one batch; if it fails, each job alone, so that only the failing ones fail. */
+  private async runBatch(q: Queue, jobs: Job[]): Promise<void> {
+    try {
+      const results = await this.run(q, jobs.flatMap((j) => j.inputs));
+      let at = 0;
+      for (const j of jobs) j.resolve(results.slice(at, (at += j.inputs.length)));
+    } catch (e) {
+      if (jobs.length === 1) return jobs[0].reject(e);
+      this.opts.log(`electra serve: a /${q.route.name} batch of ${jobs.length} requests failed (${(e as Error)?.message ?? e}); running each alone`);
+      for (const j of jobs) {
+        if (j.done) continue; // answered meanwhile (deadline)
+        this.stats.retried++;
+        this.metrics.retries.inc({ route: q.route.name });
+        try {
+          j.resolve(await this.run(q, j.inputs));
+        } catch (e2) {
+          j.reject(e2);
+        }
+      }
+    }
+  }
+
+  /** The model on `inputs`, in runs of at most maxBatch (one request may hold more). */
+  private async run(q: Queue, inputs: unknown[]): Promise<unknown[]> {
+    const results: unknown[] = [];
+    for (let s = 0; s < inputs.length; s += this.opts.maxBatch) {
+      const part = inputs.slice(s, s + this.opts.maxBatch);
+      const t0 = performance.now();
+      let ok = false;
+      try {
+        const r = await q.route.run(this.model!, part, q.option);
+        if (r.length !== part.length) throw new Error(`/${q.route.name} gave ${r.length} results for ${part.length} inputs`);
+        results.push(...r);
+        ok = true;
+      } finally {
+        const seconds = (performance.now() - t0) / 1000;
+        this.metrics.batch(q.route.name, part.length, seconds, ok);
+        this.batchSeconds = 0.8 * this.batchSeconds + 0.2 * seconds;
+        if (ok) this.stats.batches++;
+        else this.stats.failedBatches++;
+      }
+    }
+    this.stats.inputs += inputs.length;
+    return results;
   }
 }
 
@@ -206,15 +380,18 @@ function readJson(req: IncomingMessage, limit: number): Promise<Record<string, u
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on("data", (c: Buffer) => {
+    const take = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        reject(new HttpError(413, `request body exceeds the ${limit}-byte limit`));
-        req.destroy();
+        // the rest is read and dropped; the answer closes the connection
+        reject(new HttpError(413, `request body exceeds the ${limit}-byte limit`, { connection: "close" }));
+        req.off("data", take);
+        req.resume();
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on("data", take);
     req.on("error", (e) => reject(new HttpError(400, `reading the request failed: ${e.message}`)));
     req.on("end", () => {
       try {
@@ -228,9 +405,10 @@ function readJson(req: IncomingMessage, limit: number): Promise<Record<string, u
   });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const s = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(s) });
+/** Answers once: JSON, or a string as it is (give its content-type). */
+function send(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders): void {
+  if (res.headersSent || res.destroyed) return;
+  const s = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", ...headers, "content-length": Buffer.byteLength(s) });
   res.end(s);
 }

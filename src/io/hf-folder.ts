@@ -24,6 +24,8 @@ export interface HfFolder {
   weightsFile: string;
   /** tokenizer.json if present, else vocab.txt, else null */
   tokenizerFile: string | null;
+  /** tokenizer_config.json's model_max_length (the length a fine-tuned model was trained at), if it says one */
+  modelMaxLength?: number;
 }
 
 /** A model folder, or a `finetune --out` folder holding one in model/. */
@@ -58,7 +60,23 @@ export function readHfFolder(given: string): HfFolder {
   }
   const tj = join(dir, "tokenizer.json"), vt = join(dir, "vocab.txt");
   const tokenizerFile = existsSync(tj) ? tj : existsSync(vt) ? vt : null;
-  return { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile };
+  return { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile, modelMaxLength: modelMaxLengthIn(dir, config.max_position_embeddings) };
+}
+
+/**
+ * tokenizer_config.json's model_max_length, when it is a length the model can take (transformers writes
+ * 1e30 for "no limit"; anything above max_position_embeddings is no limit here either).
+ */
+function modelMaxLengthIn(dir: string, maxPositions: number): number | undefined {
+  const p = join(dir, "tokenizer_config.json");
+  if (!existsSync(p)) return undefined;
+  let n: unknown;
+  try {
+    n = (JSON.parse(readFileSync(p, "utf8")) as { model_max_length?: unknown }).model_max_length;
+  } catch (e) {
+    throw new Error(`${p} is not valid JSON: ${(e as Error).message}`);
+  }
+  return typeof n === "number" && Number.isInteger(n) && n >= 3 && n <= maxPositions ? n : undefined;
 }
 
 export interface LoadOptions {
@@ -91,7 +109,7 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
   const wanted = new Map<string, string>(); // local name -> store name
   for (const [name] of store.allNames()) if (name.startsWith(prefix)) wanted.set(name.slice(prefix.length), name);
   const loaded = new Set<string>(), unexpected: string[] = [];
-  const problems: string[] = [];
+  const problems: string[] = [], shapes: ShapeMismatch[] = [];
   for (const [key, td] of tensors) {
     let local = key;
     if (!wanted.has(local) && wanted.has(`electra.${local}`)) local = `electra.${local}`;
@@ -102,7 +120,7 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
     }
     const spec = store.spec(target);
     if (td.shape.join() !== spec.shape.join()) {
-      problems.push(`${key}: shape [${td.shape}] in ${src}, the model has [${spec.shape}]`);
+      shapes.push({ key: local, got: td.shape, want: spec.shape });
       continue;
     }
     if (td.dtype === "STRING" || numel(td.shape) !== spec.size) {
@@ -116,15 +134,62 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
   for (const [local, target] of wanted) {
     if (loaded.has(store.spec(target).name)) continue;
     if (local === TIED) continue; // tied: loaded through the word embeddings, or reported there
+    if (shapes.some((m) => m.key === local)) continue; // present, reported with its shape
     missing.push(local);
   }
   const allowed = (n: string, list?: string[]) => (list ?? []).some((p) => n.startsWith(p));
   const badMissing = missing.filter((n) => !allowed(n, opts.allowMissing));
   const badUnexpected = unexpected.filter((n) => !allowed(n, opts.allowUnexpected));
-  if (badMissing.length) problems.push(`missing from ${src}: ${badMissing.join(", ")}`);
-  if (badUnexpected.length) problems.push(`unexpected in ${src} (not part of this model): ${badUnexpected.join(", ")}`);
-  if (problems.length) throw new Error(`cannot load ${src}:\n  ${problems.join("\n  ")}`);
+  const sizes = configDifferences(shapes, badMissing, badUnexpected);
+  if (sizes.length) problems.push(`the model's config says ${sizes.map((d) => `${d.key} ${d.config}`).join(", ")}; the weights have ${sizes.map((d) => `${d.key} ${d.weights}`).join(", ")}`);
+  if (shapes.length) problems.push(`${shapes.length} tensor(s) of another shape (${listed(shapes.map((m) => `${m.key} [${m.got}] in the file, [${m.want}] in the model`))})`);
+  if (badMissing.length) problems.push(`missing from ${src}: ${listed(badMissing)}`);
+  if (badUnexpected.length) problems.push(`unexpected in ${src} (not part of this model): ${listed(badUnexpected)}`);
+  if (problems.length) throw new Error(`cannot load ${src}: ${problems.join("; ")}`);
   return { loaded: [...loaded], missing, unexpected };
+}
+
+interface ShapeMismatch {
+  key: string;
+  got: number[];
+  want: number[];
+}
+
+/** The first few names of a long list, and how many more (a whole layer stack would be 200 names). */
+function listed(names: string[], n = 3): string {
+  return names.length <= n ? names.join(", ") : `${names.slice(0, n).join(", ")} and ${names.length - n} more`;
+}
+
+/** The config key behind each axis of the tensors whose shape tells the model's sizes. */
+const SIZE_AXES: [RegExp, (string | null)[]][] = [
+  [/embeddings\.word_embeddings\.weight$/, ["vocab_size", "embedding_size"]],
+  [/embeddings\.position_embeddings\.weight$/, ["max_position_embeddings", "embedding_size"]],
+  [/embeddings\.token_type_embeddings\.weight$/, ["type_vocab_size", "embedding_size"]],
+  [/attention\.self\.query\.weight$/, ["hidden_size", "hidden_size"]],
+  [/intermediate\.dense\.weight$/, ["intermediate_size", "hidden_size"]],
+];
+
+/**
+ * Reads a config/weights mismatch as the sizes that differ ("hidden_size: 256 in the config, 128 in the
+ * weights"), from the tensors' shapes and from the layers present on one side only.
+ */
+function configDifferences(shapes: ShapeMismatch[], missing: string[], unexpected: string[]): { key: string; config: number; weights: number }[] {
+  const found = new Map<string, { config: number; weights: number }>();
+  for (const m of shapes) {
+    const axes = SIZE_AXES.find(([re]) => re.test(m.key))?.[1];
+    axes?.forEach((key, i) => {
+      if (key && m.got[i] !== m.want[i] && !found.has(key)) found.set(key, { config: m.want[i], weights: m.got[i] });
+    });
+  }
+  const layers = (names: string[]) => names.map((n) => /(?:^|\.)encoder\.layer\.(\d+)\./.exec(n)).filter((x) => x !== null).map((x) => Number(x![1]));
+  const onlyModel = layers(missing), onlyFile = layers(unexpected);
+  if (onlyModel.length || onlyFile.length) {
+    // layers 0..k-1 on both sides: the model has max(missing) + 1 layers or the file max(unexpected) + 1
+    const fileLayers = onlyFile.length ? Math.max(...onlyFile) + 1 : Math.min(...onlyModel);
+    const modelLayers = onlyModel.length ? Math.max(...onlyModel) + 1 : Math.min(...onlyFile);
+    if (fileLayers !== modelLayers) found.set("num_hidden_layers", { config: modelLayers, weights: fileLayers });
+  }
+  return [...found].map(([key, v]) => ({ key, ...v }));
 }
 
 /** A model's tensors under Hugging Face names (prefix stripped, the tied lm head left out, as transformers saves). */
@@ -146,6 +211,8 @@ export interface SaveOptions {
   /** vocab.txt and/or tokenizer.json files to copy beside the weights (under those names: see tokenizerFileNames) */
   tokenizerFiles?: string[];
   metadata?: Record<string, string>;
+  /** written as tokenizer_config.json's model_max_length: the sequence length the model was fine-tuned at */
+  modelMaxLength?: number;
 }
 
 /** Names loaders look for in a model folder; other tokenizer files are copied under one of the first two. */
@@ -180,12 +247,18 @@ export function tokenizerFileNames(files: readonly string[]): [string, string][]
  * previous folder or the new one, complete, and readHfFolder finds it.
  */
 export function writeHfFolder(dir: string, tensors: Map<string, TensorData>, config: Record<string, unknown>,
-  opts: { tokenizerFiles?: string[]; metadata?: Record<string, string>; format?: "safetensors" | "bin" } = {}): void {
+  opts: { tokenizerFiles?: string[]; metadata?: Record<string, string>; format?: "safetensors" | "bin"; modelMaxLength?: number } = {}): void {
   writeFolderDurable(dir, (tmp) => {
     writeFileSync(join(tmp, "config.json"), JSON.stringify(config, null, 2) + "\n");
     if (opts.format === "bin") writePytorchZip(tensors, join(tmp, "pytorch_model.bin"));
     else writeFileSync(join(tmp, "model.safetensors"), serializeSafetensors(tensors, { format: "pt", ...opts.metadata }));
     for (const [f, name] of tokenizerFileNames(opts.tokenizerFiles ?? [])) copyFileSync(f, join(tmp, name));
+    if (opts.modelMaxLength !== undefined) {
+      // the copied tokenizer_config.json's other settings are kept
+      const p = join(tmp, "tokenizer_config.json");
+      const tc = existsSync(p) ? (JSON.parse(readFileSync(p, "utf8")) as Record<string, unknown>) : {};
+      writeFileSync(p, JSON.stringify({ ...tc, model_max_length: opts.modelMaxLength }, null, 2) + "\n");
+    }
   });
 }
 

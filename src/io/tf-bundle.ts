@@ -216,7 +216,8 @@ export function tfDtypeName(code: number): string {
 
 // ───────────────────────────────────────── protobuf ─────────────────────────────────────────
 
-class ProtoReader {
+/** Reads protobuf wire format in buf[start, end); `fail` throws. (test/helpers/tfevents.ts reads event files with it.) */
+export class ProtoReader {
   p: number;
   constructor(readonly buf: Uint8Array, readonly end: number, readonly fail: (msg: string) => never, start = 0) {
     this.p = start;

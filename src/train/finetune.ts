@@ -295,7 +295,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
       savedMain = bestMain;
       savedSeed = seed;
       write(o.out);
-      if ((o.saveModel ?? true) && lead) saveTaskModel(modelDir, model, task, start.tokenizerFiles);
+      if ((o.saveModel ?? true) && lead) saveTaskModel(modelDir, model, task, start.tokenizerFiles, maxSeqLength);
     }
     o.onEvent?.({ kind: "seed-end", seed, result });
   }

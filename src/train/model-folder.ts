@@ -74,11 +74,14 @@ export function modelForStart(start: StartingPoint, cfg: ElectraConfig, architec
   return model;
 }
 
-/** Saves a fine-tuned model as a Hugging Face folder of its architecture, through the task's beforeSave. */
-export function saveTaskModel(dir: string, model: ElectraModel, task: Task, tokenizerFiles: string[]): void {
+/**
+ * Saves a fine-tuned model as a Hugging Face folder of its architecture, through the task's beforeSave; the
+ * fine-tuning sequence length goes into tokenizer_config.json as model_max_length, which inference then uses.
+ */
+export function saveTaskModel(dir: string, model: ElectraModel, task: Task, tokenizerFiles: string[], maxSeqLength: number): void {
   const undo = task.beforeSave?.(model.store, model.cfg) ?? (() => {});
   try {
-    saveHfFolder(dir, model.store, model.cfg, { architecture: model.architecture, tokenizerFiles });
+    saveHfFolder(dir, model.store, model.cfg, { architecture: model.architecture, tokenizerFiles, modelMaxLength: maxSeqLength });
   } finally {
     undo();
   }

@@ -32,6 +32,7 @@ import { GradientReducer, parameterDigests, share, sumOverRanks } from "./data-p
 import { AdamW, clipGradNorm } from "./optimizer.js";
 import { fileDigest, readCheckpoint, runChanges, writeCheckpoint, type RunSettings, type TrainerState } from "./pretrain-checkpoint.js";
 import { writeTrainingCurves } from "./plot.js";
+import { TensorBoardWriter } from "./tensorboard.js";
 import { DISC_WEIGHT, DISCRIMINATOR_PREFIX, GENERATOR_PREFIX, RtdModel } from "./rtd.js";
 
 /** Global-norm clip (run_pretraining.py via optimization.py: clip_by_global_norm(grads, 1.0)). */
@@ -132,6 +133,8 @@ export interface PretrainOptions {
   maxSeqLength?: number;
   /** called after each optimizer step (progress bars) and with each logged record */
   onStep?: (step: number, rec: MetricsRecord | null) => void;
+  /** also write each logged record as TensorBoard scalars train/<key> to an event file in this folder */
+  tensorboard?: string;
 }
 
 export interface MetricsRecord {
@@ -150,7 +153,7 @@ export interface MetricsRecord {
   replaced_fraction: number;
   /**
    * binaryEntropy(replaced_fraction): the loss of a discriminator that knows only the base rate. What the
-   * discriminator has learnt about context is this minus discriminator_loss (BENCHMARKS.md, issue 5).
+   * discriminator has learnt about context is this minus discriminator_loss (docs/research/pretraining.md).
    */
   discriminator_base_loss: number;
   lr: number;
@@ -307,9 +310,9 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   });
 
   // the picture of the curves (OUT/training.png and .svg); a failure to draw must not stop training
-  const plot = () => {
+  const plot = async () => {
     try {
-      if (existsSync(metricsPath)) writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
+      if (existsSync(metricsPath)) await writeTrainingCurves(metricsPath, o.out, { title: "ELECTRA pretraining" });
     } catch (e) {
       console.error(`warning: could not draw the training curves: ${(e as Error).message}`);
     }
@@ -320,6 +323,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   let win = zero(), winSteps = 0, winNorm = 0, winT = performance.now();
   let last: MetricsRecord | null = null;
   const startStep = step;
+  const tb = lead && o.tensorboard ? new TensorBoardWriter(o.tensorboard, step + 1) : null;
   while (step < o.steps) {
     ctx.rng.setState(Rng.keyed(o.seed ^ DROPOUT_KEY, step, world.rank).getState());
     world.atStep(step);
@@ -375,7 +379,10 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
         tokens_per_second: w.tokens / ((now - winT) / 1000), elapsed_seconds: elapsed, eta_seconds: (o.steps - step) / rate,
         ...(world.size > 1 ? { allreduce_seconds: reducer.take() / winSteps } : {}),
       };
-      if (lead) appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
+      if (lead) {
+        appendFileSync(metricsPath, JSON.stringify(rec) + "\n");
+        tb?.scalars(step, rec, "train/");
+      }
       last = rec;
       win = zero();
       winSteps = 0;
@@ -385,15 +392,16 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
     o.onStep?.(step, rec);
     if (lead && o.saveEvery > 0 && step % o.saveEvery === 0 && step < o.steps) {
       saveCheckpoint();
-      plot();
+      await plot();
     }
   }
   if (lead) {
     saveCheckpoint();
     saveModels(o.out);
-    plot();
+    await plot();
   }
   file.close();
+  tb?.close();
   return { last, model };
 }
 

@@ -19,7 +19,7 @@ test("electra demo pretrains, draws the curves, fine-tunes both ways and prints 
   const r = spawnSync(process.execPath, [cli, "demo", "--out", out, "--steps", "4", "--task-examples", "64", "--threads", "2"], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   for (const f of ["training.png", "training.svg", "metrics.jsonl", "discriminator/config.json", "generator/model.safetensors",
-    "task/SST-2/train.tsv", "task/SST-2/dev.tsv", "finetuned/model/config.json", "finetuned/metrics.json", "finetuned-from-random/metrics.json"]) {
+    "task/train.tsv", "task/dev.tsv", "finetuned/model/config.json", "finetuned/metrics.json", "finetuned-from-random/metrics.json"]) {
     assert.ok(existsSync(join(out, f)), `${f} missing`);
   }
   assert.ok(!existsSync(join(out, "finetuned-from-random", "model")), "the random-weights baseline keeps no model");
@@ -35,7 +35,8 @@ test("electra demo pretrains, draws the curves, fine-tunes both ways and prints 
   assert.match(r.stdout, /curves: .*training\.png/);
   // the fine-tuned model keeps the generated task's label names
   const cfg = JSON.parse(readFileSync(join(out, "finetuned", "model", "config.json"), "utf8"));
-  assert.deepEqual(cfg.id2label, { 0: "0", 1: "1" });
+  assert.deepEqual(cfg.id2label, { 0: "domestic", 1: "wild" });
+  assert.match(r.stdout, /\(labels: 0 = domestic, 1 = wild\)/);
 });
 
 test("pretrain starts the discriminator's output bias at the prior unless --disc-bias-init zero", { timeout: 120_000 }, () => {

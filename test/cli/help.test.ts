@@ -123,9 +123,16 @@ function assertOneClearLine(args: string[], names: string): void {
   assert.ok(rest.every((l) => l === "(run with --help for the options)" || /^\(Did you mean .*\?\)$/.test(l)), `extra lines: ${what}`);
 }
 
+test("a bare `electra` prints the help (it does not start the demo)", () => {
+  const r = run();
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: electra \[options\] \[command\]/);
+  for (const c of ["demo", "pretrain", "finetune", "classify", "serve", "convert"]) assert.match(r.stdout, new RegExp(`^  ${c}\\b`, "m"));
+});
+
 test("an unknown flag is named in one line, even when required options are missing too", () => {
   for (const cmd of ["finetune", "pretrain", "classify", "convert", "serve", "evaluate", "inspect"]) assertOneClearLine([cmd, "--no-such-flag"], "--no-such-flag");
-  assertOneClearLine(["--no-such-flag"], "--no-such-flag"); // the default command (demo)
+  assertOneClearLine(["--no-such-flag"], "--no-such-flag");
   assertOneClearLine(["pretrian", "--steps", "1"], "pretrian"); // a mistyped command, not "too many arguments for 'demo'"
   // commander's "did you mean" survives
   assertOneClearLine(["finetune", "--data-dri", "x"], "--data-dri");

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { getGlueTask, readGlueSplit } from "../../src/data/glue.js";
+import { readTable } from "../../src/data/tabular.js";
 import { generateDocument, generateHabitatTask, HABITAT_LABELS, syntheticVocabulary, writeHabitatTask } from "../../src/data/synthetic.js";
 import { Rng } from "../../src/core/rng.js";
 
@@ -42,16 +42,15 @@ test("habitat task: the creature is never named, the label says domestic or wild
   assert.deepEqual([...HABITAT_LABELS], ["wild", "domestic"]);
 });
 
-test("habitat task files read as SST-2 with the same sentences and labels", () => {
+test("habitat task files read as a text-classification table with the same sentences and label names", () => {
   const dir = mkdtempSync(join(tmpdir(), "electra-habitat-"));
-  writeHabitatTask(join(dir, "SST-2"), 50, 20, 3);
-  const task = getGlueTask("sst2");
-  const train = readGlueSplit(dir, task, "train");
-  const dev = readGlueSplit(dir, task, "dev");
+  writeHabitatTask(dir, 50, 20, 3);
+  const read = (f: string) => readTable(join(dir, f), { textColumn: "sentence", labelColumn: "label" }).rows;
+  const train = read("train.tsv"), dev = read("dev.tsv");
   assert.equal(train.length, 50);
   assert.equal(dev.length, 20);
   const expected = generateHabitatTask(50, 3);
-  assert.deepEqual(train.map((e) => [e.textA, e.label]), expected.map((x) => [x.sentence, String(x.label)]));
-  assert.match(readFileSync(join(dir, "SST-2", "train.tsv"), "utf8"), /^sentence\tlabel\n/);
+  assert.deepEqual(train.map((e) => [e.textA, e.label]), expected.map((x) => [x.sentence, HABITAT_LABELS[x.label]]));
+  assert.match(readFileSync(join(dir, "train.tsv"), "utf8"), /^sentence\tlabel\n/);
   assert.notDeepEqual(dev.map((e) => e.textA), train.slice(0, 20).map((e) => e.textA), "dev is drawn with another seed");
 });

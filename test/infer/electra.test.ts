@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Electra } from "../../src/index.js";
+import { topIndices } from "../../src/infer/electra.js";
 import { syntheticVocabulary } from "../../src/data/synthetic.js";
 import { saveHfFolder } from "../../src/io/hf-folder.js";
 import { parseConfig } from "../../src/model/config.js";
@@ -60,6 +61,18 @@ test("detect: one probability per word piece, [CLS]/[SEP] left out; fill-mask: t
   for (let i = 0; i < 24; i++) assert.ok(Math.abs(e[2][i] - e1[2][i]) < 1e-5);
 });
 
+test("fill-mask's top-k selection is a stable sort of all the indices by value, cut to k", () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let trial = 0; trial < 50; trial++) {
+    const n = 1 + Math.floor(rand() * 200), k = Math.floor(rand() * 12);
+    // few distinct values, so that ties are common
+    const v = Float64Array.from({ length: n }, () => Math.floor(rand() * 9) / 8);
+    const want = Array.from(v.keys()).sort((a, b) => v[b] - v[a]).slice(0, k);
+    assert.deepEqual(topIndices(v, k), want, `n ${n} k ${k}`);
+  }
+});
+
 test("the wrong kind of model, or a folder without a vocabulary, is a clear error", async () => {
   const d = await Electra.load(join(dir, "discriminator"), { threads: 1 });
   await assert.rejects(d.classify(["x"]), /classify needs a classifier model; .* holds a discriminator/);
@@ -81,6 +94,25 @@ test("the inference commands read arguments, files and stdin and print JSON or T
   const bad = run(["classify", "--model", join(dir, "classifier"), "--pairs"], "no tab here\n");
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^electra: input 1: --pairs expects/);
+  // a tab or newline inside a text is escaped in TSV output: the columns stay put
+  const tab = run(["classify", "--model", join(dir, "classifier"), "--format", "tsv"], "A fish\tswims \\ hides.\n");
+  assert.equal(tab.status, 0, tab.stderr);
+  assert.deepEqual(tab.stdout.trim().split("\t").slice(0, 1), ["A fish\\tswims \\\\ hides."]);
+  assert.equal(tab.stdout.trim().split("\t").length, 3);
+  // counts are checked where they are given, naming the flag
+  const zero = run(["classify", "--model", join(dir, "classifier"), "--batch-size", "0", "A fish swims."]);
+  assert.equal(zero.status, 1);
+  assert.match(zero.stderr, /^error: option '--batch-size <n>' argument '0' is invalid\. expected a positive integer, got 0/);
+  // --max-seq-length cuts inputs: two texts that differ only after their first 4 pieces get the same scores
+  const long = run(["classify", "--model", join(dir, "classifier"), "--max-seq-length", "6", texts[2], `${texts[2]} And the dog barks.`]);
+  assert.equal(long.status, 0, long.stderr);
+  // (the same tokens in two rows of a batch: equal up to the BLAS kernel's row blocking)
+  const gap = (a: Record<string, number>, b: Record<string, number>) => Math.max(...Object.keys(a).map((k) => Math.abs(a[k] - b[k])));
+  const [l1, l2] = long.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(gap(l1.scores, l2.scores) < 1e-6, `cut to 6 tokens: ${gap(l1.scores, l2.scores)}`);
+  const full = run(["classify", "--model", join(dir, "classifier"), texts[2], `${texts[2]} And the dog barks.`]);
+  const [f1, f2] = full.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(gap(f1.scores, f2.scores) > 1e-4, `without the cut the two differ: ${gap(f1.scores, f2.scores)}`);
   const det = run(["detect", "--model", join(dir, "discriminator"), "--format", "tsv", "The fish swims."]);
   assert.equal(det.status, 0, det.stderr);
   assert.match(det.stdout, /^the\*? fish\*? swims\*? \.\*?\n$/);

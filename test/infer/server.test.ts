@@ -1,33 +1,15 @@
 /** `electra serve`: dynamic batching, 4xx errors for bad input, graceful shutdown (loopback only). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Electra } from "../../src/index.js";
-import { syntheticVocabulary } from "../../src/data/synthetic.js";
 import { ElectraServer } from "../../src/infer/server.js";
-import { saveHfFolder } from "../../src/io/hf-folder.js";
-import { parseConfig } from "../../src/model/config.js";
-import { createModel } from "../../src/model/electra.js";
-import { initParams } from "../../src/model/params.js";
+import { startServe } from "../../bench/serve-harness.js";
+import { post, tinyModel } from "../helpers/serve.js";
 
-const dir = mkdtempSync(join(tmpdir(), "electra-serve-"));
-writeFileSync(join(dir, "vocab.txt"), syntheticVocabulary().join("\n") + "\n");
-const cfg = parseConfig({ vocab_size: syntheticVocabulary().length, embedding_size: 16, hidden_size: 24, num_attention_heads: 2, intermediate_size: 48,
-  num_hidden_layers: 2, max_position_embeddings: 40, id2label: { 0: "no", 1: "yes" } });
-const m = createModel("classifier", cfg);
-initParams(m.store, 0.5, 9);
-saveHfFolder(join(dir, "cls"), m.store, cfg, { architecture: "ElectraForSequenceClassification", tokenizerFiles: [join(dir, "vocab.txt")] });
-
-async function post(port: number, path: string, body: unknown, raw?: string) {
-  const r = await fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: raw ?? JSON.stringify(body) });
-  return { status: r.status, json: (await r.json()) as { results?: unknown[]; error?: string } };
-}
+const cls = tinyModel("classifier");
 
 test("concurrent requests are batched together and get their own results", async () => {
-  const model = await Electra.load(join(dir, "cls"), { threads: 1 });
+  const model = await Electra.load(cls, { threads: 1 });
   const server = new ElectraServer(model, { port: 0, maxBatch: 16, maxWaitMs: 30 });
   const port = await server.listen();
   try {
@@ -42,14 +24,14 @@ test("concurrent requests are batched together and get their own results", async
     });
     assert.ok(server.stats.batches < 12, `12 requests ran in ${server.stats.batches} batches`);
     const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json();
-    assert.deepEqual(health, { status: "ok", kind: "classifier", model: join(dir, "cls") });
+    assert.deepEqual(health, { status: "ok", kind: "classifier", model: cls });
   } finally {
     await server.close();
   }
 });
 
 test("bad input gets a clear 4xx, never a crash", async () => {
-  const model = await Electra.load(join(dir, "cls"), { threads: 1 });
+  const model = await Electra.load(cls, { threads: 1 });
   const server = new ElectraServer(model, { port: 0, maxBodyBytes: 2000, maxInputs: 3 });
   const port = await server.listen();
   try {
@@ -76,23 +58,12 @@ test("bad input gets a clear 4xx, never a crash", async () => {
 });
 
 test("the serve command shuts down gracefully on SIGTERM, answering the requests it had", async () => {
-  const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
-  const child = spawn(process.execPath, [cli, "serve", "--model", join(dir, "cls"), "--port", "0", "--threads", "1", "--max-wait-ms", "200"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.on("exit", () => reject(new Error(`serve exited early: ${out}`)));
-  });
+  const { child, port, output, exited } = await startServe(["--model", cls, "--threads", "1", "--max-wait-ms", "200"]);
   const pending = post(port, "/classify", { inputs: ["the fish swims"] }); // waits up to 200 ms for company
   await new Promise((r) => setTimeout(r, 50));
   child.kill("SIGTERM");
   const r = await pending;
   assert.equal(r.status, 200);
-  const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-  assert.equal(code, 0);
-  assert.match(out, /closed after 1 requests, 1 inputs in 1 batches/);
+  assert.equal(await exited, 0);
+  assert.match(output(), /closed after 1 requests, 1 inputs in 1 batches; answers by status: 200: 1/);
 });

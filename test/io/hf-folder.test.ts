@@ -64,7 +64,24 @@ test("strict loading names missing and unexpected keys and shape mismatches", ()
   assert.ok(r.missing.includes("classifier.out_proj.weight"));
   const bad = new Map(t);
   bad.set("electra.embeddings.word_embeddings.weight", { dtype: "F32", shape: [41, 8], bytes: new Uint8Array(41 * 8 * 4) });
-  assert.throws(() => loadIntoStore(disc.store, bad), /word_embeddings\.weight: shape \[41,8\] in checkpoint, the model has \[40,8\]/);
+  assert.throws(() => loadIntoStore(disc.store, bad), /cannot load checkpoint: the model's config says vocab_size 40; the weights have vocab_size 41; 1 tensor\(s\) of another shape \(electra\.embeddings\.word_embeddings\.weight \[41,8\] in the file, \[40,8\] in the model\)$/);
+});
+
+test("a config that does not fit the weights is one line naming the sizes that differ", () => {
+  const small = createModel("discriminator", cfg);
+  const weights = exportTensors(small.store);
+  const oneLine = (other: Record<string, number>, want: RegExp) => {
+    const model = createModel("discriminator", parseConfig({ ...cfg, ...other }));
+    assert.throws(() => loadIntoStore(model.store, weights, { source: "w.safetensors" }), (e: Error) => {
+      assert.ok(!e.message.includes("\n"), e.message);
+      assert.match(e.message, want);
+      return true;
+    });
+  };
+  oneLine({ hidden_size: 32 }, /^cannot load w\.safetensors: the model's config says hidden_size 32; the weights have hidden_size 16; \d+ tensor\(s\) of another shape \(.* and \d+ more\)$/);
+  oneLine({ intermediate_size: 48, embedding_size: 4 }, /config says embedding_size 4, intermediate_size 48; the weights have embedding_size 8, intermediate_size 32;/);
+  oneLine({ num_hidden_layers: 3 }, /config says num_hidden_layers 3; the weights have num_hidden_layers 2; missing from w\.safetensors: electra\.encoder\.layer\.2\..* and \d+ more$/);
+  oneLine({ num_hidden_layers: 1 }, /config says num_hidden_layers 1; the weights have num_hidden_layers 2; unexpected in w\.safetensors \(not part of this model\): electra\.encoder\.layer\.1\./);
 });
 
 test("bare ElectraModel keys (no electra. prefix), F16 weights and pytorch_model.bin load", () => {

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setThreads } from "../../src/core/native.js";
@@ -20,6 +20,7 @@ import { macroF1 } from "../../src/tasks/text-classification.js";
 import type { FinetuneEvent } from "../../src/train/finetune.js";
 import { finetune } from "../../src/train/finetune.js";
 import { sharedPath, skipUnless } from "../helpers/paths.js";
+import { readEventFile } from "../helpers/tfevents.js";
 
 setThreads(1);
 const VOCAB = sharedPath("data", "models", "google-electra-small-discriminator", "vocab.txt");
@@ -58,6 +59,10 @@ test("a CSV with string labels: pos / neg become id2label; classify answers pos;
   const cfg = JSON.parse(readFileSync(join(out, "model", "config.json"), "utf8"));
   assert.deepEqual(cfg.id2label, { 0: "neg", 1: "pos" });
   const m = await Electra.load(out, { threads: 1 }); // the finetune --out folder itself
+  // the fine-tuning length is saved (tokenizer_config.json's model_max_length) and is inference's default
+  assert.equal(JSON.parse(readFileSync(join(out, "model", "tokenizer_config.json"), "utf8")).model_max_length, 32);
+  assert.equal(m.maxLength, 32);
+  assert.equal((await Electra.load(out, { threads: 1, maxLength: 20 })).maxLength, 20);
   const [a, b] = await m.classify(["i loved it", "boring and slow"]);
   assert.equal(a.label, "pos");
   assert.equal(b.label, "neg");
@@ -73,9 +78,15 @@ test("a CSV with string labels: pos / neg become id2label; classify answers pos;
 test("JSONL with --validation-split, TSV with named columns, and a regression", { skip: noData }, async () => {
   const jl = join(tmp, "data.jsonl");
   writeFileSync(jl, Array.from({ length: 40 }, (_, i) => JSON.stringify({ sentence: (i % 2 ? GOOD : BAD)[i % 6], label: i % 2 ? "yes" : "no" })).join("\n") + "\n");
-  const r = await runFinetune({ ...base, task: "text-classification", trainFile: jl, validationSplit: 0.25, out: join(tmp, "jsonl-run"), epochs: 1 }, true);
+  const tb = join(tmp, "jsonl-tb");
+  const r = await runFinetune({ ...base, task: "text-classification", trainFile: jl, validationSplit: 0.25, out: join(tmp, "jsonl-run"), epochs: 1, tensorboard: tb }, true);
   assert.equal(r.train_examples, 30);
   assert.equal(r.dev_examples, 10);
+  // --tensorboard: a scalar per step, the dev metrics at the evaluation
+  const events = readEventFile(join(tb, readdirSync(tb)[0]));
+  const tags = (tag: string) => events.filter((e) => e.values.some((v) => v.tag === tag));
+  assert.equal(tags("train/loss").length, r.seeds[0].steps);
+  assert.deepEqual(tags("dev/accuracy").map((e) => [e.step, e.values.find((v) => v.tag === "dev/accuracy")!.value]), [[r.seeds[0].steps, Math.fround(r.median.accuracy)]]);
   const tsv = join(tmp, "pairs.tsv");
   writeFileSync(tsv, "q\ta\tscore\n" + Array.from({ length: 24 }, (_, i) => `question ${i}\t${(i % 2 ? GOOD : BAD)[i % 6]}\t${(i % 5) / 2}`).join("\n") + "\n");
   const reg = await runFinetune({ ...base, task: "text-classification", trainFile: tsv, validationFile: tsv, textColumn: "q", textPairColumn: "a", labelColumn: "score", regression: true, out: join(tmp, "reg-run"), epochs: 1 }, true);

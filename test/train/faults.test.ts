@@ -12,7 +12,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { syntheticVocabulary, writeSyntheticCorpus } from "../../src/data/synthetic.js";
@@ -132,6 +132,7 @@ test(`pretraining killed at ${KILLS} random points (in and between checkpoint wr
   }
   console.log(`# faults: ${kills} kills in ${runs} runs (${resumes} resumes, ${restarts} restarts before any checkpoint), ${finished} finished runs, all bit-identical to the uninterrupted one`);
   console.log(`# faults: ${tally.join("; ")}`);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("refusals: a fresh start over a run, a resume with changed options or without a checkpoint, a damaged checkpoint", { timeout: 120_000 }, () => {
@@ -180,4 +181,5 @@ test("refusals: a fresh start over a run, a resume with changed options or witho
   const again = go(["--overwrite"]);
   assert.equal(again.status, 0, again.stderr);
   assert.equal((metrics(out).at(-1) as { step: number }).step, 12);
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -264,8 +264,9 @@ test("a frozen rank (SIGSTOP) ends the job with an error naming it, within the b
 test("fine-tuning: 2 ranks agree bitwise after every step and follow one process with the global batch", { skip: skip ?? undefined, timeout: 120_000 }, () => {
   const dir = setup();
   // 203 examples in batches of 8: the last batch has 3, all on rank 0 (rank 1's shard is empty)
-  writeHabitatTask(join(dir, "task", "SST-2"), 203, 60, 17);
-  const args = (out: string, batch: number) => [cli, "finetune", "--task", "sst2", "--data-dir", join(dir, "task"), "--config", join(dir, "config.json"),
+  writeHabitatTask(join(dir, "task"), 203, 60, 17);
+  const args = (out: string, batch: number) => [cli, "finetune", "--task", "text-classification", "--train-file", join(dir, "task", "train.tsv"),
+    "--validation-file", join(dir, "task", "dev.tsv"), "--text-column", "sentence", "--config", join(dir, "config.json"),
     "--vocab", join(dir, "vocab.txt"), "--epochs", "1", "--seed", "3", "--threads", "1", "--max-seq-length", "32", "--batch-size", String(batch), "--out", out];
   const digests = join(dir, "digests");
   const two = runSync("mpirun", mpirun(args(join(dir, "two"), 4)), { ELECTRA_PARAM_DIGESTS: digests });

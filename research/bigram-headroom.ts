@@ -2,7 +2,7 @@
  * How much could a discriminator gain from the piece just before each piece? An upper reference for the
  * pretraining log's "advantage" (the base-rate entropy minus the discriminator loss).
  *
- *   node dist/bench/bigram-headroom.js EXAMPLES_BIN [REPLACED_FRACTION]
+ *   node dist-research/research/bigram-headroom.js EXAMPLES_BIN [REPLACED_FRACTION]
  *
  * Fits an interpolated bigram model P(x | previous piece) = 0.7 count(prev, x) / count(prev) + 0.3 unigram(x)
  * on the example file (the pieces a pretraining run sees; in-sample, as the discriminator sees them too), then
@@ -21,7 +21,7 @@ const LAMBDA = 0.7;
 function main(): void {
   const [path, fracArg] = process.argv.slice(2);
   if (!path) {
-    console.error("usage: node dist/bench/bigram-headroom.js EXAMPLES_BIN [REPLACED_FRACTION]");
+    console.error("usage: node dist-research/research/bigram-headroom.js EXAMPLES_BIN [REPLACED_FRACTION]");
     process.exit(2);
   }
   const rho = Number(fracArg ?? 0.15 * 0.85);

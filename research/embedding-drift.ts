@@ -1,7 +1,7 @@
 /**
  * Do the word embeddings of tokens the corpus never has drift together during pretraining?
  *
- *   node dist/bench/embedding-drift.js MODEL_DIR EXAMPLES.bin
+ *   node dist-research/research/embedding-drift.js MODEL_DIR EXAMPLES.bin
  *
  * Splits the rows of `electra.embeddings.word_embeddings.weight` (specials left out) into tokens that occur
  * in the example file and tokens that do not, and prints for each group the mean cosine of 4000 random
@@ -20,7 +20,7 @@ const PAIRS = 4000;
 function main(): void {
   const [modelDir, examplesPath] = process.argv.slice(2);
   if (!modelDir || !examplesPath) {
-    console.error("usage: node dist/bench/embedding-drift.js MODEL_DIR EXAMPLES.bin");
+    console.error("usage: node dist-research/research/embedding-drift.js MODEL_DIR EXAMPLES.bin");
     process.exit(2);
   }
   const t = readHfFolder(modelDir).tensors.get("electra.embeddings.word_embeddings.weight");

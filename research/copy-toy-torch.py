@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The copy toy (bench/copy-toy.ts) in PyTorch: is the masked-LM plateau ours, or the recipe's?
+"""The copy toy (research/copy-toy.ts) in PyTorch: is the masked-LM plateau ours, or the recipe's?
 
-  /usr/bin/python3 bench/copy-toy-torch.py absolute|relative_key [STEPS] [BATCH] [LR]
+  /usr/bin/python3 research/copy-toy-torch.py absolute|relative_key [STEPS] [BATCH] [LR]
 
 Sequences of 64 pieces: [CLS], random words w0..w999 each written twice in a row ("w582 w582 w867 w867 ..."),
 [SEP]. 15% of the words are chosen, 85% of those become [MASK]; the loss is the masked-LM cross-entropy on
@@ -32,7 +32,7 @@ POS = sys.argv[1] if len(sys.argv) > 1 else "absolute"
 STEPS = int(sys.argv[2]) if len(sys.argv) > 2 else 800
 B = int(sys.argv[3]) if len(sys.argv) > 3 else 32
 LR = float(sys.argv[4]) if len(sys.argv) > 4 else 1e-3
-V, T, WARMUP = 1005, 64, 100  # 5 special tokens + 1000 words, as bench/copy-toy.ts
+V, T, WARMUP = 1005, 64, 100  # 5 special tokens + 1000 words, as research/copy-toy.ts
 CLS, SEP, MASK = 2, 3, 4
 
 if POS == "relative_key":

@@ -2,7 +2,7 @@
 # Does pretraining pay? Fine-tunes the same architecture twice per task, from a discriminator pretrained with
 # `electra pretrain` and from random weights, with the official fine-tuning defaults (or the extra finetune
 # flags given, the same for both sides) and 3 seeds each, and prints the median dev metrics side by side.
-#   bash bench/pretraining-pays.sh PRETRAINED_DISCRIMINATOR_DIR OUT [MAX_TRAIN_EXAMPLES] [TASKS] [EXTRA FLAGS...]
+#   bash research/pretraining-pays.sh PRETRAINED_DISCRIMINATOR_DIR OUT [MAX_TRAIN_EXAMPLES] [TASKS] [EXTRA FLAGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=$1; out=$2; n=${3:-4000}; tasks=${4:-"SST-2 CoLA STS-B"}

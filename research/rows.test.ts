@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rocAuc, rowCosine, rowNorm } from "../../bench/rows.js";
+import { rocAuc, rowCosine, rowNorm } from "./rows.js";
 
 test("rocAuc: pairs ranked right over all pairs, ties counted half", () => {
   // (0.9 > 0.1), (0.9 > 0.85), (0.8 > 0.1), (0.8 < 0.85): 3 of 4 pairs

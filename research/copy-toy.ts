@@ -1,7 +1,7 @@
 /**
  * A corpus where word order is everything: can a model learn to look at its neighbour?
  *
- *   node dist/bench/copy-toy.js DIR
+ *   node dist-research/research/copy-toy.js DIR
  *
  * Writes DIR/vocab.txt (the 5 special tokens and 1000 words w0..w999) and DIR/corpus.txt: 3000 documents of
  * 8 lines, each line 4-10 random words written twice in a row ("w582 w582 w867 w867 ..."). A masked word is
@@ -20,7 +20,7 @@ const WORDS = 1000, DOCUMENTS = 3000, LINES = 8;
 
 const dir = process.argv[2];
 if (!dir) {
-  console.error("usage: node dist/bench/copy-toy.js DIR");
+  console.error("usage: node dist-research/research/copy-toy.js DIR");
   process.exit(2);
 }
 mkdirSync(dir, { recursive: true });

@@ -1,7 +1,7 @@
 /**
  * Does a pretrained model use word order? Three measurements that a bag-of-words model fails:
  *
- *   node dist/bench/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]
+ *   node dist-research/research/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]
  *
  * MODEL_DIR is a generator (ElectraForMaskedLM) or discriminator (ElectraForPreTraining) folder; "random:"
  * gives the same config at transformers' random init. Texts: the first column of the first N (256) rows after
@@ -31,7 +31,7 @@ import { probeSetup, rocAuc, rowCosine, rowNorm } from "./rows.js";
 const MASK_FRACTION = 0.15;
 
 async function main(): Promise<void> {
-  const { folder, model, kind, tk, enc } = await probeSetup("node dist/bench/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]", 256, "auto");
+  const { folder, model, kind, tk, enc } = await probeSetup("node dist-research/research/order-probe.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]", 256, "auto");
   const texts = enc.map((e) => Array.from(e.inputIds.subarray(0, e.length)));
   const inner = (n: number) => Array.from({ length: Math.max(0, n - 2) }, (_, i) => i + 1); // positions between [CLS] and [SEP]
   const NH = folder.config.num_attention_heads, C = folder.config.embedding_size;

@@ -3,7 +3,7 @@
  * So discriminators from different runs or steps compare (the pretraining log's discriminator loss cannot:
  * its task gets harder as the generator improves).
  *
- *   node dist/bench/rtd-probe.js DISC_DIR|random:DISC_DIR TEXT_FILE [N]
+ *   node dist-research/research/rtd-probe.js DISC_DIR|random:DISC_DIR TEXT_FILE [N]
  *
  * Takes the first column of the first N (512) rows after the header of TEXT_FILE (a GLUE TSV such as
  * SST-2/dev.tsv) and replaces 15% of the word pieces in two ways, printing a line for each:
@@ -23,7 +23,7 @@ import { probeSetup, rocAuc } from "./rows.js";
 const REPLACE = 0.15;
 
 async function main(): Promise<void> {
-  const { model, tk, enc } = await probeSetup("node dist/bench/rtd-probe.js DISC_DIR|random:DISC_DIR TEXT_FILE [N]", 512, "discriminator");
+  const { model, tk, enc } = await probeSetup("node dist-research/research/rtd-probe.js DISC_DIR|random:DISC_DIR TEXT_FILE [N]", 512, "discriminator");
   const V = tk.vocabSize;
   const pieces: number[] = [];
   for (const e of enc) for (let t = 1; t < e.length - 1; t++) pieces.push(e.inputIds[t]);

@@ -1,7 +1,7 @@
 /**
  * How distinct are a model's token states, layer by layer?
  *
- *   node dist/bench/representations.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]
+ *   node dist-research/research/representations.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]
  *
  * Runs the encoder of MODEL_DIR (or, with "random:", the same config at transformers' random init) over the
  * first N (256) rows after the header of TEXT_FILE (a GLUE TSV: the first column is used) and prints, for the
@@ -16,7 +16,7 @@ import { padBatch as pack } from "../src/data/batching.js";
 import { probeSetup, rowCosine } from "./rows.js";
 
 async function main(): Promise<void> {
-  const { folder, model, enc } = await probeSetup("node dist/bench/representations.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]", 256, "discriminator");
+  const { folder, model, enc } = await probeSetup("node dist-research/research/representations.js MODEL_DIR|random:MODEL_DIR TEXT_FILE [N]", 256, "discriminator");
   const { batch } = pack(enc.map((e) => ({ ids: e.inputIds.subarray(0, e.length), types: e.tokenTypeIds.subarray(0, e.length) })));
   const { B, T } = batch, C = folder.config.hidden_size;
   const { hidden } = model.forward(new RunContext({ train: false }), batch);

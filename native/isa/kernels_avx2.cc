@@ -1,0 +1,3 @@
+// The fast kernels at the avx2 instruction-set level (flags in binding.gyp); see kernels.cc.
+#define ELECTRA_ISA_NS isa_avx2
+#include "../kernels.cc"

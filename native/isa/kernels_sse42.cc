@@ -1,0 +1,3 @@
+// The fast kernels at the sse42 instruction-set level (flags in binding.gyp); see kernels.cc.
+#define ELECTRA_ISA_NS isa_sse42
+#include "../kernels.cc"
