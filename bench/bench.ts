@@ -25,7 +25,7 @@ import { initParams } from "../src/model/params.js";
 import { AdamW, clipGradNorm } from "../src/train/optimizer.js";
 import { RtdModel } from "../src/train/rtd.js";
 import { workloadFlops } from "./flops.js";
-import { SMALL, SMALL_GENERATOR } from "./sizes.js";
+import { medianSeconds, SMALL, SMALL_GENERATOR } from "./sizes.js";
 
 const MASK_ID = 103;
 
@@ -114,16 +114,7 @@ function makeStep(): () => void {
   };
 }
 
-const step = makeStep();
-for (let i = 0; i < 2; i++) step();
-const times: number[] = [];
-for (let i = 0; i < steps; i++) {
-  const t0 = process.hrtime.bigint();
-  step();
-  times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-}
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
+const median = medianSeconds(makeStep(), steps, 2);
 const result: Record<string, unknown> = {
   impl: "electra-ts", what, batch: B, seq: T, threads: getThreads(), seconds_per_step: +median.toFixed(5),
   tokens_per_second: +(N / median).toFixed(1), peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),

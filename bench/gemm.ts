@@ -11,7 +11,7 @@ import { getThreads, setThreads } from "../src/core/native.js";
 import { matmulBackward, matmulForward } from "../src/core/ops.js";
 import { parseConfig } from "../src/model/config.js";
 import { gemmFlops, workloadGemms, type WorkloadShape } from "./flops.js";
-import { SMALL, SMALL_GENERATOR } from "./sizes.js";
+import { medianSeconds, SMALL, SMALL_GENERATOR } from "./sizes.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,14 +39,6 @@ const once = () => {
     if (train) matmulBackward(b.dinp, b.dweight, null, b.out, b.inp, b.weight, b.g.N, b.g.IC, b.g.OC);
   }
 };
-once();
-const times: number[] = [];
-for (let i = 0; i < steps; i++) {
-  const t0 = process.hrtime.bigint();
-  once();
-  times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-}
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
+const median = medianSeconds(once, steps, 1);
 const flops = gemms.reduce((s, g) => s + gemmFlops(g), 0) * (train ? 3 : 1);
 console.log(JSON.stringify({ impl: "sgemm on the workload's shapes", what, batch: B, seq: T, threads: getThreads(), gemms: gemms.length * (train ? 3 : 1), seconds: +median.toFixed(5), gflops_per_second: +(flops / median / 1e9).toFixed(1) }));
