@@ -24,12 +24,9 @@ import { crossEntropyLoss } from "../src/model/losses.js";
 import { initParams } from "../src/model/params.js";
 import { AdamW, clipGradNorm } from "../src/train/optimizer.js";
 import { RtdModel } from "../src/train/rtd.js";
+import { workloadFlops } from "./flops.js";
+import { medianSeconds, SMALL, SMALL_GENERATOR } from "./sizes.js";
 
-const SMALL = {
-  vocab_size: 30522, embedding_size: 128, hidden_size: 256, num_hidden_layers: 12, num_attention_heads: 4,
-  intermediate_size: 1024, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, max_position_embeddings: 512,
-};
-const SMALL_GENERATOR = { ...SMALL, hidden_size: 64, num_attention_heads: 1, intermediate_size: 256 };
 const MASK_ID = 103;
 
 const { values: args } = parseArgs({
@@ -117,19 +114,12 @@ function makeStep(): () => void {
   };
 }
 
-const step = makeStep();
-for (let i = 0; i < 2; i++) step();
-const times: number[] = [];
-for (let i = 0; i < steps; i++) {
-  const t0 = process.hrtime.bigint();
-  step();
-  times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-}
-times.sort((a, b) => a - b);
-const median = times[Math.floor(times.length / 2)];
+const median = medianSeconds(makeStep(), steps, 2);
 const result: Record<string, unknown> = {
   impl: "electra-ts", what, batch: B, seq: T, threads: getThreads(), seconds_per_step: +median.toFixed(5),
   tokens_per_second: +(N / median).toFixed(1), peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  // the matrix products' FLOPs per step (bench/flops.ts) over the step time; bench/gemm.ts gives the rate to compare with
+  gflops_per_second: +(workloadFlops({ what: what as "infer", disc: parseConfig(SMALL), gen: parseConfig(SMALL_GENERATOR), B, T, labels: what === "finetune-token" ? 9 : 2, masked: Math.round(0.15 * N) }) / median / 1e9).toFixed(1),
 };
 
 if (args.compare) {

@@ -39,11 +39,20 @@ blas_env=$(env | grep '^OPENBLAS_[A-Z0-9_]*=' | tr '\n' ' ' || true)
 in_root() { chroot "$work" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb $blas_env bash -c "$1"; }
 echo "== in a fresh Debian root: $(in_root 'node --version; command -v g++ || echo "no g++"; ls /usr/include/*/openblas* 2>/dev/null || echo "no OpenBLAS"' | tr '\n' ' ')"
 echo "== npm install $(basename "$tgz")"
-in_root "cd /home/app && npm init -y >/dev/null && npm install --no-audit --no-fund /home/$(basename "$tgz") 2>&1 | tail -3"
+in_root "cd /home/app && npm init -y >/dev/null && npm pkg set type=module && npm install --no-audit --no-fund /home/$(basename "$tgz") 2>&1 | tail -3"
 in_root "test ! -e /home/app/node_modules/electra-ts/build" || { echo "package-check: the install built the addon from source" >&2; exit 1; }
 echo "== node classify.mjs /home/model   (${blas_env:-no OPENBLAS_* settings})"
 there=$(in_root "cd /home/app && node classify.mjs /home/model")
 echo "$there"
+echo "== the types resolve: tsc --noEmit on a TypeScript file that imports electra-ts"
+cat > "$work/home/app/check.ts" <<'TS'
+import { Electra, type Classification } from "electra-ts";
+const model: Electra = await Electra.load("/home/model");
+const results: Classification[] = await model.classify(["It purrs by the fire."]);
+const label: string = results[0].label;
+console.log(label);
+TS
+in_root "cd /home/app && npm install --no-audit --no-fund --silent typescript@5 @types/node@20 >/dev/null 2>&1 && npx tsc --noEmit --strict --module nodenext --moduleResolution nodenext --target es2022 --types node check.ts && echo 'tsc: no errors'"
 echo "== npx electra --help"
 in_root "cd /home/app && npx electra --help | head -4"
 here=$(node --input-type=module -e "

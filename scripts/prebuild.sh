@@ -27,3 +27,5 @@ ship() {
 ship "$addon"
 echo "prebuild: $(ls "$dir" | tr '\n' ' ')"
 readelf -d "$addon" | grep -q 'RPATH.*\$ORIGIN' || { echo "prebuild: $addon has no \$ORIGIN rpath" >&2; exit 1; }
+# prebuildify moves the build's addon into prebuilds/: put it back, so that this checkout keeps its own build
+mkdir -p build/Release && cp "$addon" build/Release/electra_native.node

@@ -9,6 +9,7 @@ import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { readTfCheckpoint } from "../io/tf-bundle.js";
 import { tfToHf, type ElectraPart } from "../io/tf-names.js";
+import { jsonErrorMessage } from "../data/jsonl.js";
 import { parseConfig } from "../model/config.js";
 import { createModel, findArchitecture, getArchitecture } from "../model/electra.js";
 import { mustExist } from "./args.js";
@@ -35,6 +36,18 @@ function load(input: string): Loaded {
   return { tensors: readPytorchBin(input), config: null, tokenizerFiles: [], tf: false };
 }
 
+/** The object in a --config file; not JSON, or JSON but not an object, is an error naming the file. */
+function readConfigJson(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON: ${jsonErrorMessage(e)}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
+  return raw as Record<string, unknown>;
+}
+
 export interface ConvertOptions {
   config?: string;
   part?: ElectraPart;
@@ -50,7 +63,7 @@ export function convert(input: string, out: string, o: ConvertOptions): { tensor
   const src = load(input);
   let tensors = src.tensors;
   let config = src.config;
-  if (o.config) config = JSON.parse(readFileSync(o.config, "utf8")) as Record<string, unknown>;
+  if (o.config) config = readConfigJson(o.config);
   if (src.tf) {
     if (!o.part) throw new Error("converting a TensorFlow checkpoint needs --part discriminator|generator");
     tensors = tfToHf(tensors, o.part);

@@ -548,14 +548,14 @@ const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 function parseLabel(task: GlueTask, raw: string): string | number {
   const s = raw.trim();
   if (task.isRegression) {
-    if (!NUMBER_RE.test(s)) throw new Error(`score "${raw}" is not a number`);
+    if (!NUMBER_RE.test(s)) throw new Error(`score ${JSON.stringify(raw)} is not a number`);
     const v = Number(s);
     const r = task.labelRange;
     if (r && !(v >= r[0] && v <= r[1])) throw new Error(`score ${s} is outside [${r[0]}, ${r[1]}]`);
     return v;
   }
   if (!task.labels.includes(s)) {
-    throw new Error(`bad label "${raw}" (expected one of: ${task.labels.join(", ")})`);
+    throw new Error(`bad label ${JSON.stringify(raw)} (expected one of: ${task.labels.join(", ")})`);
   }
   return s;
 }

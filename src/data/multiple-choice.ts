@@ -61,7 +61,7 @@ import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { FileFormatError } from "./format-error.js";
-import { describeJson } from "./jsonl.js";
+import { describeJson, jsonErrorMessage } from "./jsonl.js";
 import { checkUtf8, hasBom, lineAt, newlineOffsets, readDelimitedRecords, type DelimitedRecord } from "./delimited.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -229,11 +229,10 @@ function maskNonMarkup(xml: string): string {
 /** Reads COPA's XML (see the module comment). */
 export function readCopa(file: string): ChoiceExample[] {
   const xml = readText(file);
+  const notWellFormed = (msg: string, line?: number): ChoiceFormatError =>
+    new ChoiceFormatError(file, line, `not well-formed XML: ${msg.replace(/\s*[\r\n]+\s*/g, " ")}`);
   const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    const msg = valid.err.msg.replace(/\s*[\r\n]+\s*/g, " ");
-    throw new ChoiceFormatError(file, valid.err.line, `not well-formed XML: ${msg}`);
-  }
+  if (valid !== true) throw notWellFormed(valid.err.msg, valid.err.line);
   const parser = new XMLParser({
     ignoreAttributes: false,
     attributeNamePrefix: "@_",
@@ -249,7 +248,13 @@ export function readCopa(file: string): ChoiceExample[] {
       return p === `${COPA_ROOT}.item` || COPA_PARTS.some((part) => p === `${COPA_ROOT}.item.${part}`);
     },
   });
-  const doc = parser.parse(xml) as Record<string, unknown>;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parser.parse(xml) as Record<string, unknown>;
+  } catch (e) {
+    // what the validator lets through and the parser refuses (e.g. an unclosed <?xml ... ?> declaration)
+    throw notWellFormed((e as Error).message);
+  }
   const roots = Object.keys(doc).filter((k) => !k.startsWith("?"));
   const root = doc[COPA_ROOT];
   if (root === undefined) {
@@ -475,7 +480,7 @@ export function readSwag(file: string): ChoiceExample[] {
   const sent1 = need("sent1");
   const sent2 = need("sent2");
   const endingNumbers = header
-    .map((c) => /^ending(\d+)$/.exec(c))
+    .map((c) => /^ending(0|[1-9]\d*)$/.exec(c)) // "ending01" is another column, not a second ending1
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => Number(m[1]))
     .sort((a, b) => a - b);
@@ -538,7 +543,7 @@ export function readChoicesJsonl(file: string): ChoiceExample[] {
       obj = JSON.parse(raw);
     } catch (e) {
       const hint = /^\s*\[/.test(raw) ? " (a JSON array? this format wants one JSON object per line)" : "";
-      fail(`not valid JSON${hint}: ${(e as Error).message.split("\n")[0]}`);
+      fail(`not valid JSON${hint}: ${jsonErrorMessage(e)}`);
     }
     if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
       fail(`expected a JSON object, found ${describeJson(obj)}${Array.isArray(obj) ? " (this format wants one JSON object per line)" : ""}`);

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { FileFormatError } from "./format-error.js";
+import { jsonErrorMessage } from "./jsonl.js";
 
 export interface SquadAnswer {
   text: string;
@@ -42,7 +43,7 @@ export function readSquad(file: string): SquadExample[] {
   try {
     raw = JSON.parse(readFileSync(file, "utf8").replace(/^\uFEFF/, ""));
   } catch (e) {
-    throw new SquadFormatError(file, undefined, `not a SQuAD JSON file (${(e as Error).message.split("\n")[0]})`);
+    throw new SquadFormatError(file, undefined, `not a SQuAD JSON file (${jsonErrorMessage(e)})`);
   }
   return parseSquad(raw, file);
 }

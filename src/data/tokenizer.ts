@@ -23,6 +23,7 @@ import tokenizers from "tokenizers";
 import type { Tokenizer as HfTokenizer, Decoder as HfDecoder } from "tokenizers";
 import { listCorpusFiles, inspectTextFile, readCorpus, type CorpusWarning } from "./corpus.js";
 import { writeFileDurable } from "../io/durable.js";
+import { jsonErrorMessage } from "./jsonl.js";
 
 const { Tokenizer, WordPiece, bertNormalizer, bertPreTokenizer, wordPieceDecoder } = tokenizers;
 
@@ -162,13 +163,13 @@ export class WordPieceTokenizer {
 
   /** Loads a Hugging Face tokenizer.json (a WordPiece model; the old format without `model.type` too). */
   static fromTokenizerJson(path: string): WordPieceTokenizer {
-    let json: Record<string, unknown>;
+    let json: Record<string, unknown> | null;
     try {
-      json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+      json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown> | null;
     } catch (e) {
-      throw new Error(`tokenizer: cannot read ${path} as JSON (${(e as Error).message})`);
+      throw new Error(`tokenizer: cannot read ${path} as JSON (${jsonErrorMessage(e)})`);
     }
-    const model = json.model as Record<string, unknown> | undefined;
+    const model = json?.model as Record<string, unknown> | undefined; // a file of `null` has none either
     if (!model || typeof model !== "object") throw new Error(`tokenizer: ${path} has no "model" object`);
     if (model.type === undefined) {
       // Old format: the model type is implied by its fields.
@@ -183,15 +184,23 @@ export class WordPieceTokenizer {
     try {
       tok = Tokenizer.fromString(JSON.stringify(json));
     } catch (e) {
-      throw new Error(`tokenizer: ${path} could not be loaded by the tokenizers package (${(e as Error).message})`);
+      // serde's "at line L column C" counts in the re-serialized text above, not in the file: left out
+      const why = jsonErrorMessage(e).replace(/ at line \d+ column \d+$/, "");
+      throw new Error(`tokenizer: ${path} could not be loaded by the tokenizers package (${why})`);
     }
     // Files saved for fine-tuning often carry padding/truncation settings; this wrapper pads and
     // truncates itself (and pretraining must see whole lines).
     tok.disablePadding();
     tok.disableTruncation();
-    const vocab = tok.getVocab(true);
+    // In id order (the package's map comes in a random order), so that the errors below are always the same ones.
+    const vocab = Object.entries(tok.getVocab(true)).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
     const idToTok: (string | undefined)[] = [];
-    for (const [t, i] of Object.entries(vocab)) idToTok[i] = t;
+    for (const [t, i] of vocab) {
+      // an id past the token count (a mistyped 2147483648) would make a vocabulary of that size
+      if (i >= vocab.length) throw new Error(`tokenizer: ${path}: token ${JSON.stringify(t)} has the id ${i}, but the vocabulary has ${vocab.length} tokens (ids 0 to ${vocab.length - 1})`);
+      if (idToTok[i] !== undefined) throw new Error(`tokenizer: ${path}: the tokens ${JSON.stringify(idToTok[i])} and ${JSON.stringify(t)} have the same id ${i}`);
+      idToTok[i] = t;
+    }
     const decoder = tok.getDecoder() ?? wordPieceDecoder("##", true);
     return new WordPieceTokenizer(tok, idToTok, path, decoder);
   }

@@ -14,6 +14,7 @@ import { newestComplete, writeFolderDurable } from "./durable.js";
 import { readPytorchBin, writePytorchZip } from "./pytorch-bin.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 import { fromFloat32, numel, toFloat32, type TensorData } from "./tensor-data.js";
+import { jsonErrorMessage } from "../data/jsonl.js";
 
 export interface HfFolder {
   dir: string;
@@ -44,7 +45,7 @@ export function readHfFolder(given: string): HfFolder {
   try {
     raw = JSON.parse(readFileSync(cfgPath, "utf8"));
   } catch (e) {
-    throw new Error(`${cfgPath} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${cfgPath} is not valid JSON: ${jsonErrorMessage(e)}`);
   }
   const config = parseConfig(raw, cfgPath);
   const st = join(dir, "model.safetensors"), bin = join(dir, "pytorch_model.bin");
@@ -74,7 +75,7 @@ function modelMaxLengthIn(dir: string, maxPositions: number): number | undefined
   try {
     n = (JSON.parse(readFileSync(p, "utf8")) as { model_max_length?: unknown }).model_max_length;
   } catch (e) {
-    throw new Error(`${p} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${p} is not valid JSON: ${jsonErrorMessage(e)}`);
   }
   return typeof n === "number" && Number.isInteger(n) && n >= 3 && n <= maxPositions ? n : undefined;
 }

@@ -1,6 +1,7 @@
 /** `electra score --task squad|squad_v2`: the official scripts' scores of a predictions.json against a SQuAD file. */
 import { readFileSync } from "node:fs";
-import { evaluateV1, evaluateV2, formatPythonJson } from "./squad.js";
+import { jsonErrorMessage } from "../data/jsonl.js";
+import { formatPythonJson, readSquadDataset, scoreV1, scoreV2 } from "./squad.js";
 
 /**
  * Scores `{id: answer}` predictions as evaluate-v1.1.py / evaluate-v2.0.py do; `printed` is the text the script
@@ -11,7 +12,7 @@ export function scoreSquadFiles(dataFile: string, predictionsFile: string, v2: b
     try {
       return JSON.parse(readFileSync(f, "utf8").replace(/^\uFEFF/, ""));
     } catch (e) {
-      throw new Error(`${f}: not a JSON ${what} (${(e as Error).message.split("\n")[0]})`);
+      throw new Error(`${f}: not a JSON ${what} (${jsonErrorMessage(e)})`);
     }
   };
   const data = read(dataFile, "SQuAD file");
@@ -20,6 +21,12 @@ export function scoreSquadFiles(dataFile: string, predictionsFile: string, v2: b
     throw new Error(`${predictionsFile}: predictions must be one JSON object {question id: answer text}`);
   }
   const p = preds as Record<string, string>;
-  const scores = v2 ? evaluateV2(data, p) : evaluateV1(data, p);
-  return { ...scores, printed: formatPythonJson(scores as Record<string, number>, v2 ? 2 : undefined) };
+  const questions = readSquadDataset(data, dataFile);
+  let scores: Record<string, number>;
+  try {
+    scores = v2 ? scoreV2(questions, p) : scoreV1(questions, p);
+  } catch (e) {
+    throw new Error(`${dataFile}: ${(e as Error).message}`); // what the script fails on: no questions, no answers (v1.1)
+  }
+  return { ...scores, printed: formatPythonJson(scores, v2 ? 2 : undefined) };
 }

@@ -87,6 +87,11 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** " (too large)" for an integer past 2^53 (JSON.stringify writes it as an integer), else "". */
+function tooLarge(v: unknown): string {
+  return Number.isInteger(v) ? " (too large)" : "";
+}
+
 /** Builds a checked config from a parsed config.json object (`where` names the source in errors). */
 export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`${where}: not a JSON object`);
@@ -101,8 +106,8 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
   for (const k of NUMERIC_KEYS) {
     if (obj[k] === undefined) continue;
     const v = obj[k];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < (k === "pad_token_id" ? 0 : 1)) {
-      throw new ConfigError(`${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < (k === "pad_token_id" ? 0 : 1)) {
+      throw new ConfigError(`${where}: ${k} must be a positive integer, got ${JSON.stringify(v)}${tooLarge(v)}`);
     }
     c[k] = v;
   }
@@ -154,15 +159,20 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
   }
   if (obj.label2id !== undefined) {
     if (typeof obj.label2id !== "object" || obj.label2id === null) throw new ConfigError(`${where}: label2id must be an object`);
-    c.label2id = Object.fromEntries(Object.entries(obj.label2id as Record<string, unknown>).map(([k, v]) => [k, Number(v)]));
+    c.label2id = Object.fromEntries(Object.entries(obj.label2id as Record<string, unknown>).map(([k, v]) => {
+      const id = typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v; // an id written as a string: "0"
+      if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) throw new ConfigError(`${where}: label2id must give each label an integer id, got ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+      return [k, id];
+    }));
   }
   if (obj.num_labels !== undefined) {
-    if (typeof obj.num_labels !== "number" || !Number.isInteger(obj.num_labels) || obj.num_labels < 1) {
-      throw new ConfigError(`${where}: num_labels must be a positive integer, got ${JSON.stringify(obj.num_labels)}`);
+    if (typeof obj.num_labels !== "number" || !Number.isSafeInteger(obj.num_labels) || obj.num_labels < 1) {
+      throw new ConfigError(`${where}: num_labels must be a positive integer, got ${JSON.stringify(obj.num_labels)}${tooLarge(obj.num_labels)}`);
     }
     c.num_labels = obj.num_labels;
   } else if (c.id2label) {
     c.num_labels = Object.keys(c.id2label).length;
+    if (c.num_labels === 0) throw new ConfigError(`${where}: id2label is empty (and there is no num_labels)`);
   }
   if (c.hidden_size % c.num_attention_heads !== 0) {
     throw new ConfigError(`${where}: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);

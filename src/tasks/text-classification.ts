@@ -71,7 +71,7 @@ export class TextClassificationTask implements Task<FileRow, SentenceFeature, Se
     const t = this.read(this.data.trainFile, true);
     const s = trainAndValidation(this.data.trainFile, t.rows, this.data.validationFile, (f) => this.read(f, true).rows, this.data, "no validation data");
     if (this.data.regression && !isNumericColumn(t.rows)) {
-      const bad = t.rows.find((r) => !Number.isFinite(Number(r.label)));
+      const bad = t.rows.find((r) => !isNumericColumn([r])); // by the same rule: "0x10" is a number to Number()
       throw new Error(`${this.data.trainFile}:${bad?.line}: --regression needs numeric labels, found ${JSON.stringify(bad?.label)}`);
     }
     const labels = this.data.regression ? [] : labelsOf(t.rows);

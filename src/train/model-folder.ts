@@ -16,6 +16,7 @@ import type { ParamStore } from "../model/params.js";
 import { ALL_HEAD_PREFIXES, createModel, findArchitecture, getArchitecture } from "../model/registry.js";
 import type { Task } from "../tasks/task.js";
 import { PRESETS } from "./pretrain.js";
+import { jsonErrorMessage } from "../data/jsonl.js";
 
 export interface StartingPoint {
   config: ElectraConfig;
@@ -47,7 +48,7 @@ export function randomStart(config: string, vocab: string): StartingPoint {
     try {
       raw = JSON.parse(readFileSync(config, "utf8"));
     } catch (e) {
-      throw new Error(`${config} is not valid JSON: ${(e as Error).message}`);
+      throw new Error(`${config} is not valid JSON: ${jsonErrorMessage(e)}`);
     }
   }
   const cfg = parseConfig({ ...raw, vocab_size: tokenizer.vocabSize }, config);

@@ -18,6 +18,7 @@ import { z } from "zod";
 import { newestComplete, writeFolderDurable } from "../io/durable.js";
 import { readSafetensors, serializeSafetensors } from "../io/safetensors.js";
 import { fromFloat32, toFloat32 } from "../io/tensor-data.js";
+import { jsonErrorMessage } from "../data/jsonl.js";
 
 export const STATE_FILE = "trainer-state.json";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
@@ -130,7 +131,7 @@ export function readCheckpoint(dir: string, paramCount: number): { dir: string; 
   try {
     raw = JSON.parse(readFileSync(statePath, "utf8"));
   } catch (e) {
-    throw new Error(`${statePath} is not valid JSON (${(e as Error).message}): the checkpoint is damaged`);
+    throw new Error(`${statePath} is not valid JSON (${jsonErrorMessage(e)}): the checkpoint is damaged`);
   }
   if (raw && typeof raw === "object" && !("format" in raw) && "options" in raw) {
     throw new Error(`${statePath} was written by an earlier electra-ts, without the run's settings and checksums that --resume checks; continue from its weights with --init-from ${at} (a fresh optimizer)`);

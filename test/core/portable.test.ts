@@ -74,3 +74,32 @@ test("the file readers import and run without the addon; the first native call n
   assert.match(message, /^electra-ts: no native addon for linux-x64 in .* \(neither build\/Release nor a matching prebuild\): build it with `npm rebuild electra-ts`/);
   assert.deepEqual(readdirSync(dir).sort(), ["binding.gyp", "dist", "node_modules", "package.json", "w.safetensors"]);
 });
+
+const qemu = spawnSync("qemu-x86_64", ["--version"]).status === 0;
+
+test("on CPUs without AVX-512 (qemu's Haswell) or without AVX (its Nehalem) the addon runs its own level and agrees with this CPU's", { skip: qemu ? false : "qemu-x86_64 (Debian qemu-user) is not installed" }, () => {
+  // qemu 7's emulator has no AVX-512 at all: an AVX-512 instruction outside the avx512 level would stop it with SIGILL
+  const probe = `
+    import { addon } from "./dist/src/core/native.js";
+    const a = addon();
+    const N = 19, IC = 37, OC = 23, x = Float32Array.from({ length: N * IC }, (_, i) => Math.sin(i)), w = Float32Array.from({ length: OC * IC }, (_, i) => Math.cos(i * 0.7));
+    const out = new Float32Array(N * OC), pre = Float32Array.from({ length: N * OC }, (_, i) => Math.sin(i * 0.3) * 3), g = new Float32Array(N * OC);
+    a.matmul_forward(out, x, w, null, N, IC, OC);
+    a.bias_gelu_forward(g, pre, null, N, OC);
+    console.log(JSON.stringify({ isa: a.isa(), blas: a.blas_config(), out: Array.from(out), gelu: Array.from(g) }));`;
+  const node = process.execPath;
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE; // let OpenBLAS see the emulated CPU too
+  const here = JSON.parse(nodeEval(probe).stdout);
+  for (const [cpu, level, blas] of [["Haswell", "avx2", "Haswell"], ["Nehalem", "sse4.2", "Nehalem"]] as const) {
+    const r = spawnSync("qemu-x86_64", ["-cpu", cpu, node, "--input-type=module", "-e", probe], { cwd: root, encoding: "utf8", env });
+    assert.equal(r.status, 0, `${cpu}: ${r.stderr.split("\n").filter((l) => !l.includes("TCG doesn't support")).join("\n")}`);
+    const got = JSON.parse(r.stdout);
+    assert.equal(got.isa, level);
+    assert.match(got.blas, new RegExp(` ${blas} `));
+    for (const k of ["out", "gelu"] as const) {
+      const worst = Math.max(...got[k].map((v: number, i: number) => Math.abs(v - here[k][i]) / (1 + Math.abs(here[k][i]))));
+      assert.ok(worst < 1e-5, `${cpu} ${k}: ${worst}`);
+    }
+  }
+});

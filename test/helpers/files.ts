@@ -5,9 +5,12 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { FileFormatError } from "../../src/data/format-error.js";
 
-/** A temporary folder removed when the process exits, and a writer of files in fresh subfolders of it. */
-export function tmpFiles(prefix: string): { root: string; file(name: string, content: string | Buffer): string } {
-  const root = mkdtempSync(path.join(tmpdir(), prefix));
+/**
+ * A temporary folder removed when the process exits (in `parent`, default the OS's temporary folder), and a writer
+ * of files in fresh subfolders of it.
+ */
+export function tmpFiles(prefix: string, parent = tmpdir()): { root: string; file(name: string, content: string | Buffer): string } {
+  const root = mkdtempSync(path.join(parent, prefix));
   process.on("exit", () => rmSync(root, { recursive: true, force: true }));
   let n = 0;
   return {

@@ -1,0 +1,44 @@
+/**
+ * The rate this machine's sgemm reaches on a workload's own matrix shapes: every linear-layer product of one
+ * step (bench/flops.ts's workloadGemms; for training steps also the two backward products of each, as
+ * matmul_backward computes them), timed alone through the same kernels the model calls, with the same
+ * threads. bench.ts's GFLOP/s divided by this rate is how close a workload runs to what the GEMMs allow.
+ *
+ *   node dist/bench/gemm.js --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5]
+ */
+import { parseArgs } from "node:util";
+import { getThreads, setThreads } from "../src/core/native.js";
+import { matmulBackward, matmulForward } from "../src/core/ops.js";
+import { parseConfig } from "../src/model/config.js";
+import { gemmFlops, workloadGemms, type WorkloadShape } from "./flops.js";
+import { medianSeconds, SMALL, SMALL_GENERATOR } from "./sizes.js";
+
+const { values: args } = parseArgs({
+  options: {
+    what: { type: "string", default: "infer" }, batch: { type: "string", default: "8" }, seq: { type: "string", default: "128" },
+    threads: { type: "string", default: "2" }, steps: { type: "string", default: "5" },
+  },
+});
+const what = args.what as WorkloadShape["what"];
+if (!["infer", "finetune", "finetune-token", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune, finetune-token or pretrain, got ${what}`);
+const B = Number(args.batch), T = Number(args.seq), steps = Number(args.steps);
+setThreads(Number(args.threads));
+
+const shape: WorkloadShape = {
+  what, disc: parseConfig(SMALL), gen: parseConfig(SMALL_GENERATOR), B, T, labels: what === "finetune-token" ? 9 : 2, masked: Math.round(0.15 * B * T),
+};
+const gemms = workloadGemms(shape);
+const train = what !== "infer";
+const buffers = gemms.map((g) => ({
+  g, inp: Float32Array.from({ length: g.N * g.IC }, (_, i) => Math.sin(i)), weight: Float32Array.from({ length: g.OC * g.IC }, (_, i) => Math.cos(i) * 0.02),
+  out: new Float32Array(g.N * g.OC), dinp: new Float32Array(g.N * g.IC), dweight: new Float32Array(g.OC * g.IC),
+}));
+const once = () => {
+  for (const b of buffers) {
+    matmulForward(b.out, b.inp, b.weight, null, b.g.N, b.g.IC, b.g.OC);
+    if (train) matmulBackward(b.dinp, b.dweight, null, b.out, b.inp, b.weight, b.g.N, b.g.IC, b.g.OC);
+  }
+};
+const median = medianSeconds(once, steps, 1);
+const flops = gemms.reduce((s, g) => s + gemmFlops(g), 0) * (train ? 3 : 1);
+console.log(JSON.stringify({ impl: "sgemm on the workload's shapes", what, batch: B, seq: T, threads: getThreads(), gemms: gemms.length * (train ? 3 : 1), seconds: +median.toFixed(5), gflops_per_second: +(flops / median / 1e9).toFixed(1) }));
