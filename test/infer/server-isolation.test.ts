@@ -217,7 +217,9 @@ function parsePrometheus(text: string): Map<string, number> {
       continue;
     }
     if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)$/.exec(line);
+    // NaN in any case: prom-client writes "Nan" (an event-loop lag gauge before its first sample), which
+    // Prometheus parses (Go's ParseFloat takes NaN case-insensitively)
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|[Nn][Aa][Nn]|[+-]Inf)$/.exec(line);
     assert.ok(m, `not Prometheus text: ${line}`);
     const family = m[1].replace(/_(bucket|sum|count)$/, "");
     assert.ok(types.has(m[1]) || types.has(family), `no # TYPE for ${m[1]}`);
