@@ -25,14 +25,21 @@ namespace {
 // tiles of MR rows (their accumulators in registers) while the task's weights stay in cache.
 constexpr int kRowsPerTask = 48;
 
-// Runs tile(r0, rows, b0, nb) over the [N, blocks] grid: tasks of up to kRowsPerTask rows x NBmax blocks, in
-// parallel (each output element belongs to one task: the same bits whatever the thread count).
+// The threads of an int8 product (small ones run on one).
+static inline int int8_threads(int N, int IC, int OC) {
+  return (int64_t)N * IC * OC < 262144 ? 1 : omp_get_max_threads();
+}
+
+// Runs tile(r0, rows, b0, nb) over the [N, blocks] grid: tasks of up to kRowsPerTask rows x NBmax blocks, shared
+// out by the enclosing parallel region (an orphaned `omp for`: one fork per layer, not one per phase, since
+// on a busy machine each fork can wait for a descheduled thread). Each output element belongs to one task:
+// the same bits whatever the thread count.
 template <int NBmax, class Tile>
-void for_tiles(int N, int OC, int64_t work, Tile tile) {
+void for_tiles(int N, int OC, Tile tile) {
   const int blocks = int8_blocks(OC);
   const int row_tasks = (N + kRowsPerTask - 1) / kRowsPerTask, col_tasks = (blocks + NBmax - 1) / NBmax;
   const int tasks = row_tasks * col_tasks;
-#pragma omp parallel for num_threads(work < 262144 ? 1 : omp_get_max_threads()) schedule(static)
+#pragma omp for schedule(static)
   for (int t = 0; t < tasks; t++) {
     const int r0 = (t / col_tasks) * kRowsPerTask, b0 = (t % col_tasks) * NBmax;
     tile(r0, std::min(kRowsPerTask, N - r0), b0, std::min(NBmax, blocks - b0));
@@ -40,10 +47,10 @@ void for_tiles(int N, int OC, int64_t work, Tile tile) {
 }
 
 // Quantizes rows of inp[N,IC] into q[N, 4 K4] (int8_quantize_row), flipping the sign bit (q + 128, as u8) when
-// `offset`, in parallel.
+// `offset`; an orphaned `omp for`, as for_tiles.
 void quantize_rows(int8_t* q, float* scale, const float* inp, int N, int IC, bool offset) {
   const int lda = 4 * int8_k4(IC);
-#pragma omp parallel for num_threads(nthreads_for((int64_t)N * IC)) schedule(static)
+#pragma omp for schedule(static)
   for (int n = 0; n < N; n++) {
     int8_t* row = q + (int64_t)n * lda;
     scale[n] = int8_quantize_row(row, inp + (int64_t)n * IC, IC);
@@ -229,10 +236,11 @@ __attribute__((target("avx512vnni"))) void gemm_tile_vnni(const Epilogue& e, con
 
 using TileKernel = void (*)(const Epilogue&, const int8_t*, int, const int8_t*, int, int, int, int, int);
 
+// inside a parallel region
 template <TileKernel Tile>
 void run_tiles(const Epilogue& e, const int8_t* q, const int8_t* packed, int N, int IC, int OC) {
   const int K4 = int8_k4(IC);
-  for_tiles<4>(N, OC, (int64_t)N * IC * OC, [&](int r0, int rows, int b0, int nb) { Tile(e, q, 4 * K4, packed, K4, r0, rows, b0, nb); });
+  for_tiles<4>(N, OC, [&](int r0, int rows, int b0, int nb) { Tile(e, q, 4 * K4, packed, K4, r0, rows, b0, nb); });
 }
 
 template <TileKernel Tile, bool Offset>
@@ -241,7 +249,9 @@ void gemm_with(int32_t* out, const int8_t* a, const int8_t* packed, const int32_
   Buffer<int8_t> q((size_t)N * lda);  // the rows padded to 4 K4 (the pads meet zero weights)
   for (int n = 0; n < N; n++)
     for (int k = 0; k < IC; k++) q[(size_t)n * lda + k] = Offset ? (int8_t)(a[(int64_t)n * IC + k] ^ 0x80) : a[(int64_t)n * IC + k];
-  run_tiles<Tile>(Epilogue{out, nullptr, nullptr, nullptr, nullptr, wsum, OC}, q.data(), packed, N, IC, OC);
+  const Epilogue e{out, nullptr, nullptr, nullptr, nullptr, wsum, OC};
+#pragma omp parallel num_threads(int8_threads(N, IC, OC))
+  run_tiles<Tile>(e, q.data(), packed, N, IC, OC);
 }
 
 template <TileKernel Tile, bool Offset>
@@ -249,8 +259,12 @@ void linear_with(float* out, const float* inp, const int8_t* packed, const int32
                  const float* bias, int N, int IC, int OC) {
   Buffer<int8_t> q((size_t)N * 4 * int8_k4(IC));
   Buffer<float> ascale(N);
-  quantize_rows(q.data(), ascale.data(), inp, N, IC, Offset);
-  run_tiles<Tile>(Epilogue{nullptr, out, ascale.data(), wscale, bias, wsum, OC}, q.data(), packed, N, IC, OC);
+  const Epilogue e{nullptr, out, ascale.data(), wscale, bias, wsum, OC};
+#pragma omp parallel num_threads(int8_threads(N, IC, OC))
+  {
+    quantize_rows(q.data(), ascale.data(), inp, N, IC, Offset);  // (its loop ends in a barrier)
+    run_tiles<Tile>(e, q.data(), packed, N, IC, OC);
+  }
 }
 
 }  // namespace

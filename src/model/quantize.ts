@@ -20,9 +20,9 @@ export function parseDtype(s: string): Dtype {
 
 /**
  * Gives the model's encoder its int8 weights: `weight(name)` returns the quantized weight of each Linear
- * (store names); a layer's query, key and value become one packed [3C, C] matrix.
+ * (store names, Encoder.linearGroups); a layer's query, key and value become one packed [3C, C] matrix.
  */
-function attach(model: ElectraModel, weight: (name: string) => QuantizedWeight): void {
+export function attachInt8(model: ElectraModel, weight: (name: string) => QuantizedWeight): void {
   const packed = new Map<string, ops.Int8Weights>();
   for (const group of model.encoder.linearGroups()) {
     const parts = group.map(weight);
@@ -43,7 +43,7 @@ function attach(model: ElectraModel, weight: (name: string) => QuantizedWeight):
 /** Quantizes a float32 model's encoder Linear layers (per output channel) and runs them in int8 from now on. */
 export function quantizeModel(model: ElectraModel): void {
   const { store } = model;
-  attach(model, (name) => {
+  attachInt8(model, (name) => {
     const [OC, IC] = store.spec(name).shape;
     return quantizeWeight(store.get(name), OC, IC, name);
   });
@@ -75,7 +75,7 @@ export function loadWeights(model: ElectraModel, folder: HfFolder, opts: LoadOpt
   const missing = linear.filter((n) => !int8.has(n));
   if (missing.length) throw new Error(`${folder.weightsFile}: no int8 weights for ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}`);
   const report = loadIntoStore(model.store, folder.tensors, { ...load, allowMissing: [...(opts.allowMissing ?? []), ...linear] });
-  attach(model, (name) => {
+  attachInt8(model, (name) => {
     const w = int8.get(name)!;
     const shape = model.store.spec(name).shape;
     if (w.OC !== shape[0] || w.IC !== shape[1]) throw new Error(`${folder.weightsFile}: ${name} is [${w.OC}, ${w.IC}], the model's is [${shape}]`);
