@@ -512,7 +512,7 @@ Napi::Value Int8Gemm(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// int8_linear_forward(out[N,OC], inp[N,IC], packed, wsum[OC], wscale[OC], bias[OC]|null, N, IC, OC)
+// int8_linear_forward(out[N,OC], inp[N,IC], packed, wsum[OC], wscale[OC], bias[OC]|null, N, IC, OC, gelu)
 Napi::Value Int8LinearForward(const Napi::CallbackInfo& info) {
   const char* fn = "int8_linear_forward";
   auto out = f32(info, 0, fn, "out"), inp = f32(info, 1, fn, "inp");
@@ -525,7 +525,8 @@ Napi::Value Int8LinearForward(const Napi::CallbackInfo& info) {
   int8_weights(info, fn, packed, wsum, OC, IC);
   need(info, fn, "wscale", wscale, OC);
   need(info, fn, "bias", b, OC, true);
-  if (N > 0) Q->linear_forward(out.p, inp.p, packed.p, wsum.p, wscale.p, b.p, N, IC, OC);
+  bool gelu = info[9].ToBoolean();
+  if (N > 0) Q->linear_forward(out.p, inp.p, packed.p, wsum.p, wscale.p, b.p, N, IC, OC, gelu);
   return info.Env().Undefined();
 }
 

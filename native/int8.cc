@@ -21,46 +21,10 @@ namespace electra {
 namespace ELECTRA_ISA_NS {
 namespace {
 
-// A task of the parallel loop: kRowsPerTask rows by up to 4 blocks of 16 channels; the kernels walk it in
-// tiles of MR rows (their accumulators in registers) while the task's weights stay in cache.
+// A task of the parallel loop (run_tasks): up to kRowsPerTask rows by a range of 16-channel blocks; the tile
+// kernels walk it 4 blocks (64 channels) at a time, in tiles of MR rows (their accumulators in registers),
+// while those blocks' weights stay in cache.
 constexpr int kRowsPerTask = 48;
-
-// The threads of an int8 product (small ones run on one).
-static inline int int8_threads(int N, int IC, int OC) {
-  return (int64_t)N * IC * OC < 262144 ? 1 : omp_get_max_threads();
-}
-
-// Runs tile(r0, rows, b0, nb) over the [N, blocks] grid: tasks of up to kRowsPerTask rows x NBmax blocks, shared
-// out by the enclosing parallel region (an orphaned `omp for`: one fork per layer, not one per phase, since
-// on a busy machine each fork can wait for a descheduled thread). Each output element belongs to one task:
-// the same bits whatever the thread count.
-template <int NBmax, class Tile>
-void for_tiles(int N, int OC, Tile tile) {
-  const int blocks = int8_blocks(OC);
-  const int row_tasks = (N + kRowsPerTask - 1) / kRowsPerTask, col_tasks = (blocks + NBmax - 1) / NBmax;
-  const int tasks = row_tasks * col_tasks;
-#pragma omp for schedule(static)
-  for (int t = 0; t < tasks; t++) {
-    const int r0 = (t / col_tasks) * kRowsPerTask, b0 = (t % col_tasks) * NBmax;
-    tile(r0, std::min(kRowsPerTask, N - r0), b0, std::min(NBmax, blocks - b0));
-  }
-}
-
-// Quantizes rows of inp[N,IC] into q[N, 4 K4] (int8_quantize_row), flipping the sign bit (q + 128, as u8) when
-// `offset`; an orphaned `omp for`, as for_tiles.
-void quantize_rows(int8_t* q, float* scale, const float* inp, int N, int IC, bool offset) {
-  const int lda = 4 * int8_k4(IC);
-#pragma omp for schedule(static)
-  for (int n = 0; n < N; n++) {
-    int8_t* row = q + (int64_t)n * lda;
-    scale[n] = int8_quantize_row(row, inp + (int64_t)n * IC, IC);
-    if (offset) {
-      uint8_t* u = reinterpret_cast<uint8_t*>(row);
-#pragma omp simd
-      for (int k = 0; k < lda; k++) u[k] ^= 0x80;
-    }
-  }
-}
 
 // What a tile does with its int32 sums: store them (gemm), or dequantize, add the bias and store floats (linear).
 struct Epilogue {
@@ -236,35 +200,63 @@ __attribute__((target("avx512vnni"))) void gemm_tile_vnni(const Epilogue& e, con
 
 using TileKernel = void (*)(const Epilogue&, const int8_t*, int, const int8_t*, int, int, int, int, int);
 
-// inside a parallel region
-template <TileKernel Tile>
-void run_tiles(const Epilogue& e, const int8_t* q, const int8_t* packed, int N, int IC, int OC) {
-  const int K4 = int8_k4(IC);
-  for_tiles<4>(N, OC, [&](int r0, int rows, int b0, int nb) { Tile(e, q, 4 * K4, packed, K4, r0, rows, b0, nb); });
+// The product, as tasks of kRowsPerTask rows x a range of blocks, in one parallel loop with dynamic scheduling
+// and no barrier inside: each task quantizes its own rows (inp, linear) or copies them (a, gemm) into its
+// thread's buffer (+ 128 with Offset: VNNI's u8 operand), then runs the tile kernel. On a machine shared with
+// other busy processes a descheduled thread then delays no phase of the others; the row blocks are split by
+// columns too when they are fewer than twice the threads (B = 1), at the cost of quantizing a row once per
+// range (1/64 of its products or less). Each output element belongs to one task, computed the same way
+// whichever thread runs it: the same bits for any thread count and schedule.
+template <TileKernel Tile, bool Offset>
+void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, const int8_t* packed, const int32_t* wsum,
+               const float* wscale, const float* bias, int N, int IC, int OC, bool with_gelu) {
+  const int K4 = int8_k4(IC), lda = 4 * K4, blocks = int8_blocks(OC);
+  const int nt = (int64_t)N * IC * OC < 262144 ? 1 : omp_get_max_threads();
+  const int row_tasks = (N + kRowsPerTask - 1) / kRowsPerTask;
+  const int ranges = std::min(blocks, (2 * nt + row_tasks - 1) / row_tasks), per = (blocks + ranges - 1) / ranges;
+  const int tasks = row_tasks * ranges;
+#pragma omp parallel num_threads(nt)
+  {
+    Buffer<int8_t> q((size_t)kRowsPerTask * lda);  // the task's rows, padded to 4 K4 (the pads meet zero weights)
+    Buffer<float> ascale(kRowsPerTask);
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < tasks; t++) {
+      const int r0 = (t / ranges) * kRowsPerTask, rows = std::min(kRowsPerTask, N - r0);
+      const int b0 = (t % ranges) * per, b1 = std::min(blocks, b0 + per);
+      for (int r = 0; r < rows; r++) {
+        int8_t* row = q.data() + (size_t)r * lda;
+        if (inp) ascale[r] = int8_quantize_row(row, inp + (int64_t)(r0 + r) * IC, IC);
+        else std::memcpy(row, a + (int64_t)(r0 + r) * IC, IC);
+        if (Offset) {
+          uint8_t* u = reinterpret_cast<uint8_t*>(row);
+#pragma omp simd
+          for (int k = 0; k < IC; k++) u[k] ^= 0x80;
+        }
+      }
+      // the tile kernels count rows from the task's first
+      const Epilogue e{iout ? iout + (int64_t)r0 * OC : nullptr, fout ? fout + (int64_t)r0 * OC : nullptr, ascale.data(), wscale, bias, wsum, OC};
+      for (int b = b0; b < b1; b += 4) Tile(e, q.data(), lda, packed, K4, 0, rows, b, std::min(4, b1 - b));
+      if (with_gelu) {  // the task's outputs, still in cache
+        const int o0 = 16 * b0, o1 = std::min(OC, 16 * b1);
+        for (int r = 0; r < rows; r++) {
+          float* o = fout + (int64_t)(r0 + r) * OC;
+#pragma omp simd
+          for (int c = o0; c < o1; c++) o[c] = gelu(o[c]);
+        }
+      }
+    }
+  }
 }
 
 template <TileKernel Tile, bool Offset>
 void gemm_with(int32_t* out, const int8_t* a, const int8_t* packed, const int32_t* wsum, int N, int IC, int OC) {
-  const int lda = 4 * int8_k4(IC);
-  Buffer<int8_t> q((size_t)N * lda);  // the rows padded to 4 K4 (the pads meet zero weights)
-  for (int n = 0; n < N; n++)
-    for (int k = 0; k < IC; k++) q[(size_t)n * lda + k] = Offset ? (int8_t)(a[(int64_t)n * IC + k] ^ 0x80) : a[(int64_t)n * IC + k];
-  const Epilogue e{out, nullptr, nullptr, nullptr, nullptr, wsum, OC};
-#pragma omp parallel num_threads(int8_threads(N, IC, OC))
-  run_tiles<Tile>(e, q.data(), packed, N, IC, OC);
+  run_tasks<Tile, Offset>(nullptr, a, out, nullptr, packed, wsum, nullptr, nullptr, N, IC, OC, false);
 }
 
 template <TileKernel Tile, bool Offset>
 void linear_with(float* out, const float* inp, const int8_t* packed, const int32_t* wsum, const float* wscale,
-                 const float* bias, int N, int IC, int OC) {
-  Buffer<int8_t> q((size_t)N * 4 * int8_k4(IC));
-  Buffer<float> ascale(N);
-  const Epilogue e{nullptr, out, ascale.data(), wscale, bias, wsum, OC};
-#pragma omp parallel num_threads(int8_threads(N, IC, OC))
-  {
-    quantize_rows(q.data(), ascale.data(), inp, N, IC, Offset);  // (its loop ends in a barrier)
-    run_tiles<Tile>(e, q.data(), packed, N, IC, OC);
-  }
+                 const float* bias, int N, int IC, int OC, bool with_gelu) {
+  run_tasks<Tile, Offset>(inp, nullptr, nullptr, out, packed, wsum, wscale, bias, N, IC, OC, with_gelu);
 }
 
 }  // namespace

@@ -118,9 +118,10 @@ struct Int8Kernels {
   const char* name;  // "vnni", "avx2", "scalar" or "naive"
   // out[N,OC] = a[N,IC] @ w[OC,IC]^T in int32 (any int8 a: |a| <= 128 keeps AVX2's pair sums <= 32512)
   void (*gemm)(int32_t* out, const int8_t* a, const int8_t* packed, const int32_t* wsum, int N, int IC, int OC);
-  // out[N,OC] = fma(q[n] @ w^T, ascale[n] * wscale[o], bias[o]), q, ascale = int8_quantize_row(inp[n]); bias may be null
+  // out[N,OC] = fma(q[n] @ w^T, ascale[n] * wscale[o], bias[o]), q, ascale = int8_quantize_row(inp[n]); bias may be
+  // null; with `gelu`, out = gelu(that), exact erf form (the intermediate layer, fused: inference keeps no pre-GELU)
   void (*linear_forward)(float* out, const float* inp, const int8_t* packed, const int32_t* wsum, const float* wscale,
-                         const float* bias, int N, int IC, int OC);
+                         const float* bias, int N, int IC, int OC, bool gelu);
 };
 extern const Int8Kernels naive_int8;
 

@@ -289,7 +289,7 @@ void int8_gemm(int32_t* out, const int8_t* a, const int8_t* packed, const int32_
 }
 
 void int8_linear_forward(float* out, const float* inp, const int8_t* packed, const int32_t* wsum, const float* wscale,
-                         const float* bias, int N, int IC, int OC) {
+                         const float* bias, int N, int IC, int OC, bool with_gelu) {
   std::vector<int8_t> q(4 * int8_k4(IC)), row(IC);
   std::vector<int32_t> acc(OC);
   for (int n = 0; n < N; n++) {
@@ -297,7 +297,8 @@ void int8_linear_forward(float* out, const float* inp, const int8_t* packed, con
     std::copy(q.begin(), q.begin() + IC, row.begin());
     int8_gemm(acc.data(), row.data(), packed, wsum, 1, IC, OC);
     for (int o = 0; o < OC; o++) {
-      out[(int64_t)n * OC + o] = bias ? std::fma((float)acc[o], as * wscale[o], bias[o]) : (float)acc[o] * (as * wscale[o]);
+      const float v = bias ? std::fma((float)acc[o], as * wscale[o], bias[o]) : (float)acc[o] * (as * wscale[o]);
+      out[(int64_t)n * OC + o] = with_gelu ? (float)gelu(v) : v;
     }
   }
 }

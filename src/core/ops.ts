@@ -81,15 +81,16 @@ export function int8Gemm(out: Int32Array, a: Int8Array, w: Int8Weights, N: numbe
 
 /**
  * out[N,OC] = inp[N,IC] @ (w * scale)^T + bias in int8: each row of inp quantized (symmetric, max|x| / 127),
- * int32 sums, dequantized with the row's and the channel's scales.
+ * int32 sums, dequantized with the row's and the channel's scales; with `gelu`, GELU of that (exact erf form,
+ * the bits of biasGeluForward), in the same pass.
  */
-export function int8LinearForward(out: F32, inp: F32, w: Int8Weights, bias: F32 | null, N: number, IC: number, OC: number): void {
+export function int8LinearForward(out: F32, inp: F32, w: Int8Weights, bias: F32 | null, N: number, IC: number, OC: number, gelu = false): void {
   const d = dims({ N, IC, OC });
   if (w.IC !== IC || w.OC !== OC) throw new ShapeError(`int8_linear_forward: weights are [${w.OC},${w.IC}], expected [OC,IC] (${d})`);
   check(out, N * OC, "int8_linear_forward", "out [N,OC]", d);
   check(inp, N * IC, "int8_linear_forward", "inp [N,IC]", d);
   check(bias, OC, "int8_linear_forward", "bias [OC]", d);
-  native.int8_linear_forward(out, inp, w.packed, w.wsum, w.scale, bias, N, IC, OC);
+  native.int8_linear_forward(out, inp, w.packed, w.wsum, w.scale, bias, N, IC, OC, gelu);
 }
 
 /** pre[N,F] += bias; out[N,F] = gelu(pre) (exact erf form) */

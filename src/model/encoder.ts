@@ -74,7 +74,7 @@ interface LayerTape {
   mean1: Float32Array;
   rstd1: Float32Array;
   h1: Float32Array; // [N,C]
-  pre: Float32Array; // [N,F] before GELU
+  pre: Float32Array; // [N,F] before GELU (an int8 model: g, its GELU fused into the int8 layer)
   g: Float32Array; // [N,F] after GELU
   sum2: Float32Array; // [N,C]
   mean2: Float32Array;
@@ -239,9 +239,16 @@ export class Encoder {
     ops.layernormForward(h1, sum1, mean1, rstd1, ao, x, store.get(`${l}attention.output.LayerNorm.weight`),
       store.get(`${l}attention.output.LayerNorm.bias`), N, C, eps);
 
-    const pre = a.alloc(N * F), g = a.alloc(N * F);
-    this.linear(pre, h1, ...dense("intermediate.dense"), null, N, C, F);
-    ops.biasGeluForward(g, pre, store.get(`${l}intermediate.dense.bias`), N, F);
+    const g = a.alloc(N * F);
+    let pre = g;
+    const inter = this.int8?.get(`${l}intermediate.dense.weight`);
+    if (inter) {
+      ops.int8LinearForward(g, h1, inter, store.get(`${l}intermediate.dense.bias`), N, C, F, true); // GELU fused (no pre kept: no backward)
+    } else {
+      pre = a.alloc(N * F);
+      this.linear(pre, h1, ...dense("intermediate.dense"), null, N, C, F);
+      ops.biasGeluForward(g, pre, store.get(`${l}intermediate.dense.bias`), N, F);
+    }
     const f = a.alloc(N * C);
     this.linear(f, g, ...dense("output.dense"), store.get(`${l}output.dense.bias`), N, F, C);
     if (seeds[2]) ops.dropoutForward(f, f, pHid, seeds[2]);

@@ -1,7 +1,8 @@
 /**
  * The int8 kernels (native/int8.cc) against the naive twin and a direct sum: exact int32 sums on odd shapes, at
  * every instruction-set level the CPU has (a child process per level, ELECTRA_ISA), vpmaddubsw's saturation case,
- * the linear layer's floats bit for bit, the same bits run to run and for 1 or 2 threads; and the per-channel
+ * the linear layer's floats bit for bit (its fused GELU: the bits of bias_gelu_forward), the same bits run to run
+ * and for 1 or 2 threads; and the per-channel
  * weight quantization (src/io/quantized.ts) it runs on.
  */
 import { test } from "node:test";
@@ -50,10 +51,16 @@ const PROBE = `
     report.gemm.push({ N, IC, OC, fast: same(gemm(x, packed, wsum, N, IC, OC), direct), naive: same(naive(() => gemm(x, packed, wsum, N, IC, OC)), direct) });
     const inp = Float32Array.from({ length: N * IC }, () => (rnd() * 2 - 1) * 3), scale = Float32Array.from({ length: OC }, () => rnd() * 0.01);
     const bias = Float32Array.from({ length: OC }, () => rnd() - 0.5);
-    const linear = (b) => { const out = new Float32Array(N * OC); a.int8_linear_forward(out, inp, packed, wsum, scale, b, N, IC, OC); return out; };
+    const linear = (b, gelu = false) => { const out = new Float32Array(N * OC); a.int8_linear_forward(out, inp, packed, wsum, scale, b, N, IC, OC, gelu); return out; };
     const f = linear(bias);
     a.set_threads(1); const one = linear(bias); a.set_threads(2); const two = linear(bias);
-    report.linear.push({ N, IC, OC, naive: same(f, naive(() => linear(bias))), noBias: same(linear(null), naive(() => linear(null))), again: same(f, linear(bias)), threads: same(one, two) && same(one, f) });
+    // GELU fused: the bits of bias_gelu_forward on the layer's output; close to the naive twin's (libm erf)
+    const g = linear(bias, true), unfused = new Float32Array(N * OC);
+    a.bias_gelu_forward(unfused, f.slice(), null, N, OC);
+    const gn = naive(() => linear(bias, true));
+    const geluErr = Math.max(...Array.from(g, (v, i) => Math.abs(v - gn[i])));
+    report.linear.push({ N, IC, OC, naive: same(f, naive(() => linear(bias))), noBias: same(linear(null), naive(() => linear(null))), again: same(f, linear(bias)),
+      threads: same(one, two) && same(one, f), gelu: same(g, unfused) && geluErr < 2e-6 });
   }
   // vpmaddubsw saturates int16 pair sums above 32767: an activation + 128 as u8 (255) times 127, twice, would be
   // 64770. Here each product is 127 * 127 or 128 * 127 with one sign, so every pair sum is 32258 or 32385.
@@ -74,7 +81,7 @@ function probe(level: string | null) {
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as {
     kernel: string; isa: string; gemm: { N: number; fast: boolean; naive: boolean }[]; saturation: { fast: boolean; pairs: number };
-    linear: { N: number; naive: boolean; noBias: boolean; again: boolean; threads: boolean }[];
+    linear: { N: number; naive: boolean; noBias: boolean; again: boolean; threads: boolean; gelu: boolean }[];
   };
 }
 
@@ -87,7 +94,7 @@ test("int8 GEMM at every level the CPU has: exact int32 sums (= naive = a direct
     assert.equal(r.isa, level);
     assert.equal(r.kernel, kernel, `${level}: int8 kernel ${r.kernel}`);
     for (const g of r.gemm) assert.ok(g.fast && g.naive, `${level} ${kernel}: gemm ${JSON.stringify(g)}`);
-    for (const l of r.linear) assert.ok(l.naive && l.noBias && l.again && l.threads, `${level} ${kernel}: linear ${JSON.stringify(l)}`);
+    for (const l of r.linear) assert.ok(l.naive && l.noBias && l.again && l.threads && l.gelu, `${level} ${kernel}: linear ${JSON.stringify(l)}`);
     assert.ok(r.saturation.fast, `${level} ${kernel}: the saturation case`);
     assert.equal(r.saturation.pairs, (32258 + 32385) / 2, "the case puts pair sums at the int16 limit");
   }
