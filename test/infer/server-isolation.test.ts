@@ -206,7 +206,11 @@ test("/ready is 503 until the model is loaded and while closing; /health is 200 
   });
 });
 
-/** Prometheus text exposition: every line a comment, a sample of a family declared by # TYPE, or blank. */
+/**
+ * Prometheus text exposition: every line a comment, a sample of a family declared by # TYPE, or blank. NaN in any
+ * case, as Prometheus reads it (Go's ParseFloat): prom-client writes "Nan" for the event-loop lag before its first
+ * sample, which a fast run can ask for.
+ */
 function parsePrometheus(text: string): Map<string, number> {
   const types = new Map<string, string>(), samples = new Map<string, number>();
   for (const line of text.split("\n")) {
@@ -217,7 +221,7 @@ function parsePrometheus(text: string): Map<string, number> {
       continue;
     }
     if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|[Nn][Aa][Nn]|[+-]Inf)$/.exec(line);
     assert.ok(m, `not Prometheus text: ${line}`);
     const family = m[1].replace(/_(bucket|sum|count)$/, "");
     assert.ok(types.has(m[1]) || types.has(family), `no # TYPE for ${m[1]}`);
