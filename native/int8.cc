@@ -7,8 +7,9 @@
 //           only where the CPU has avx512vnni (dispatch.cc's fast_int8); the AVX2 kernel below otherwise.
 //           The VNNI functions alone carry target("avx512vnni"): the level's other code cannot be given a
 //           VNNI instruction by the compiler, so it still runs on an AVX-512 CPU without VNNI.
-//   avx2    vpmaddubsw(|a|, sign(a) w): both factors within [-127, 127], so the int16 pair sums (at most
-//           2 * 127 * 127 = 32258 < 32767) never saturate; vpmaddwd with ones widens them to int32.
+//   avx2    vpmaddubsw(|a|, sign(a) w): |a| <= 128 (quantized activations are within [-127, 127]) and |w| <= 127,
+//           so the int16 pair sums (at most 2 * 128 * 127 = 32512 < 32767) never saturate, where a + 128 as u8
+//           times w could reach 2 * 255 * 127 = 64770; vpmaddwd with ones widens them to int32.
 //   sse4.2  plain loops (int32 products), as the naive twin.
 // Every path computes the same int32 sums; test/core/int8.test.ts checks them against the naive kernels.
 #include <immintrin.h>

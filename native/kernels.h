@@ -112,8 +112,8 @@ struct Utils {
 // with K4 = ceil(IC / 4) and ceil(OC / 16) blocks; wsum[o] = sum_k w[o, k].
 // Activations are quantized per row at run time, symmetric, to int8 in [-127, 127] (int8_quantize_row). The
 // int32 sums are exact on every path: VNNI adds 128 to the activations (u8 for vpdpbusd) and subtracts
-// 128 wsum; AVX2 multiplies |a| by sign(a) w with vpmaddubsw, whose int16 pair sums (at most 2 * 127 * 127 =
-// 32258) cannot saturate, then vpmaddwd; scalar loops add int32 products.
+// 128 wsum; AVX2 multiplies |a| by sign(a) w with vpmaddubsw, whose int16 pair sums (at most 2 * 128 * 127 =
+// 32512) cannot saturate, then vpmaddwd; scalar loops add int32 products.
 struct Int8Kernels {
   const char* name;  // "vnni", "avx2", "scalar" or "naive"
   // out[N,OC] = a[N,IC] @ w[OC,IC]^T in int32 (any int8 a: |a| <= 128 keeps AVX2's pair sums <= 32512)

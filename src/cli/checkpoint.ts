@@ -1,17 +1,17 @@
 /** `electra inspect`, `electra convert` and `electra quantize`: checkpoint files in and out (src/io). */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { extname, join, resolve } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
 import { Command, Option } from "commander";
-import { modelDir, readHfFolder, writeHfFolder, loadIntoStore, tokenizerFilesIn } from "../io/hf-folder.js";
+import { readHfFolder, writeHfFolder, loadIntoStore, tokenizerFilesIn } from "../io/hf-folder.js";
 import { detectFormat, inspectTensorsJsonl } from "../io/inspect.js";
 import { readPytorchBin, writePytorchLegacy, writePytorchZip } from "../io/pytorch-bin.js";
-import { QUANT_METHOD, QUANTIZATION_CONFIG, quantizeTensors } from "../io/quantized.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { readTfCheckpoint } from "../io/tf-bundle.js";
 import { tfToHf, type ElectraPart } from "../io/tf-names.js";
 import { parseConfig } from "../model/config.js";
 import { createModel, findArchitecture, getArchitecture } from "../model/electra.js";
+import { quantizeFolder } from "../model/quantize.js";
 import { mustExist } from "./args.js";
 
 interface Loaded {
@@ -103,31 +103,13 @@ export function convertCommand(): Command {
     });
 }
 
-/**
- * Writes OUT, a copy of the model folder IN (or a finetune --out folder) whose encoder Linear weights are int8
- * with per-output-channel scales (src/io/quantized.ts), config.json saying so; it loads like any folder and
- * runs in int8 (Electra.load, classify, ner, evaluate, serve).
- */
-export function quantizeFolder(input: string, out: string): { quantized: number; tensors: number; out: string; bytes: number } {
-  mustExist("MODEL_DIR", input, "folder");
-  const d = modelDir(input);
-  if (existsSync(out) && realpathSync(out) === realpathSync(d)) throw new Error(`OUT_DIR ${out} is the model folder itself: write the quantized copy elsewhere`);
-  const f = readHfFolder(d, { int8: "keep" });
-  if (f.int8) throw new Error(`${d} is quantized already (config.json's quantization_config)`);
-  const arch = findArchitecture(f.config.architectures);
-  if (arch) loadIntoStore(createModel(arch.name, arch.completeConfig?.(f.config, (n) => f.tensors.has(n)) ?? f.config).store, f.tensors, { source: f.weightsFile });
-  const { tensors, quantized } = quantizeTensors(f.tensors);
-  writeHfFolder(resolve(out), tensors, { ...f.rawConfig, quantization_config: QUANTIZATION_CONFIG },
-    { tokenizerFiles: tokenizerFilesIn(d), metadata: { quantization: QUANT_METHOD } });
-  return { quantized, tensors: tensors.size, out, bytes: statSync(join(out, "model.safetensors")).size };
-}
-
 export function quantizeCommand(): Command {
   return new Command("quantize")
     .description("dynamic int8: copy a model folder with its encoder's Linear weights in int8 (one scale per output channel); activations are quantized per row at run time, LayerNorm, softmax, GELU and the head stay float32")
     .argument("<model_dir>", "a Hugging Face ELECTRA folder (or a finetune --out folder)")
     .argument("<out_dir>", "the quantized folder to write (replaced atomically if it exists)")
     .action((input: string, out: string) => {
+      mustExist("MODEL_DIR", input, "folder");
       console.log(JSON.stringify(quantizeFolder(input, out)));
     });
 }

@@ -3,13 +3,17 @@
  * output channel, src/io/quantized.ts) and int8 activations quantized per row at run time, with int32 sums
  * (native/int8.cc); embeddings, LayerNorm, attention's softmax, GELU and the task head stay float32.
  *
+ *   quantizeFolder(dir, out)                                             `electra quantize`: a quantized copy of a folder
  *   loadWeights(model, readHfFolder(dir, { int8: "keep" }), { dtype })   a folder into a model, as either dtype
  *   quantizeModel(model)                                                 a float32 model's Linear layers to int8
  */
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import * as ops from "../core/ops.js";
-import { loadIntoStore, type HfFolder, type LoadOptions, type LoadReport } from "../io/hf-folder.js";
-import { quantizeWeight, withDequantized, type QuantizedWeight } from "../io/quantized.js";
+import { loadIntoStore, modelDir, readHfFolder, tokenizerFilesIn, writeHfFolder, type HfFolder, type LoadOptions, type LoadReport } from "../io/hf-folder.js";
+import { QUANT_METHOD, QUANTIZATION_CONFIG, quantizeTensors, quantizeWeight, withDequantized, type QuantizedWeight } from "../io/quantized.js";
 import type { ElectraModel } from "./head.js";
+import { createModel, findArchitecture } from "./registry.js";
 
 export type Dtype = "fp32" | "int8";
 
@@ -82,4 +86,22 @@ export function loadWeights(model: ElectraModel, folder: HfFolder, opts: LoadOpt
     return w;
   });
   return { ...report, missing: report.missing.filter((n) => !linear.includes(n)), loaded: [...report.loaded, ...linear], dtype };
+}
+
+/**
+ * Writes OUT, a copy of the model folder IN (or a finetune --out folder) whose encoder Linear weights are int8
+ * with per-output-channel scales (src/io/quantized.ts), config.json saying so; it loads like any folder and
+ * runs in int8 (Electra.load, classify, ner, evaluate, serve).
+ */
+export function quantizeFolder(input: string, out: string): { quantized: number; tensors: number; out: string; bytes: number } {
+  const d = modelDir(input);
+  if (existsSync(out) && realpathSync(out) === realpathSync(d)) throw new Error(`OUT_DIR ${out} is the model folder itself: write the quantized copy elsewhere`);
+  const f = readHfFolder(d, { int8: "keep" });
+  if (f.int8) throw new Error(`${d} is quantized already (config.json's quantization_config)`);
+  const arch = findArchitecture(f.config.architectures);
+  if (arch) loadIntoStore(createModel(arch.name, arch.completeConfig?.(f.config, (n) => f.tensors.has(n)) ?? f.config).store, f.tensors, { source: f.weightsFile });
+  const { tensors, quantized } = quantizeTensors(f.tensors);
+  writeHfFolder(resolve(out), tensors, { ...f.rawConfig, quantization_config: QUANTIZATION_CONFIG },
+    { tokenizerFiles: tokenizerFilesIn(d), metadata: { quantization: QUANT_METHOD } });
+  return { quantized, tensors: tensors.size, out, bytes: statSync(join(out, "model.safetensors")).size };
 }

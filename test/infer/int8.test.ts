@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Electra } from "../../src/index.js";
-import { quantizeFolder } from "../../src/cli/checkpoint.js";
+import { quantizeFolder } from "../../src/model/quantize.js";
 import { syntheticVocabulary } from "../../src/data/synthetic.js";
 import { readHfFolder, saveHfFolder } from "../../src/io/hf-folder.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
