@@ -7,25 +7,29 @@
  *   pretrain  generator (1/4 width) on the masked input + Gumbel sampling + discriminator + both backward
  *             passes + clipping + AdamW, embeddings shared
  * and prints one JSON line (tokens_per_second, seconds_per_step = the median of --steps timed steps after
- * 2 warm-up steps, peak RSS). With --compare, runs the PyTorch reference right after, in the same process
- * tree and on the same threads, and adds its figures and the ratio.
+ * 2 warm-up steps, p50 / p99 of the steps, peak RSS). With --compare, runs the PyTorch reference right after,
+ * in the same process tree and on the same threads, and adds its figures and the ratio.
+ * `--dtype int8` (infer): the encoder's Linear layers in dynamic int8 (src/model/quantize.ts), their weights
+ * made as int8 directly (a float32 copy of them never resident, as when a quantized folder loads).
  *
- *   npm run bench -- --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--compare]
+ *   npm run bench -- --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--dtype fp32|int8] [--compare]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { setThreads, getThreads } from "../src/core/native.js";
+import { native, setThreads, getThreads } from "../src/core/native.js";
 import { Rng } from "../src/core/rng.js";
 import { parseConfig } from "../src/model/config.js";
 import { createModel, RunContext, type Batch, ElectraForSequenceClassification } from "../src/model/electra.js";
 import { crossEntropyLoss } from "../src/model/losses.js";
 import { initParams } from "../src/model/params.js";
+import { attachInt8, parseDtype } from "../src/model/quantize.js";
+import { quantizeWeight } from "../src/io/quantized.js";
 import { AdamW, clipGradNorm } from "../src/train/optimizer.js";
 import { RtdModel } from "../src/train/rtd.js";
 import { workloadFlops } from "./flops.js";
-import { medianSeconds, SMALL, SMALL_GENERATOR } from "./sizes.js";
+import { SMALL, SMALL_GENERATOR, stepTimes } from "./sizes.js";
 
 const MASK_ID = 103;
 
@@ -37,11 +41,14 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "2" },
     steps: { type: "string", default: "5" },
     compare: { type: "boolean", default: false },
+    dtype: { type: "string", default: "fp32" },
   },
 });
 const what = args.what!;
 const B = Number(args.batch), T = Number(args.seq), threads = Number(args.threads), steps = Number(args.steps);
 if (!["infer", "finetune", "finetune-token", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune, finetune-token or pretrain, got ${what}`);
+const dtype = parseDtype(args.dtype!);
+if (dtype === "int8" && what !== "infer") throw new Error("--dtype int8 is for --what infer (int8 models run inference only)");
 setThreads(threads);
 
 const rng = new Rng(0);
@@ -75,7 +82,16 @@ function makeStep(): () => void {
   if (what === "infer" || what === "finetune") {
     const cfg = parseConfig({ ...SMALL, num_labels: 2 });
     const model = createModel("classifier", cfg) as ElectraForSequenceClassification;
-    initParams(model.store, cfg.initializer_range, 1);
+    if (dtype === "int8") {
+      const linear = new Set(model.encoder.linearGroups().flat());
+      initParams(model.store, cfg.initializer_range, 1, new Map(), (n) => !linear.has(n));
+      attachInt8(model, (name) => {
+        const [OC, IC] = model.store.spec(name).shape;
+        return quantizeWeight(Float32Array.from({ length: OC * IC }, () => rng.normal() * cfg.initializer_range), OC, IC);
+      });
+    } else {
+      initParams(model.store, cfg.initializer_range, 1);
+    }
     const ctx = new RunContext({ train: what === "finetune", seed: 1 });
     if (what === "infer") {
       return () => {
@@ -114,12 +130,14 @@ function makeStep(): () => void {
   };
 }
 
-const median = medianSeconds(makeStep(), steps, 2);
+const { median, p99 } = stepTimes(makeStep(), steps, 2);
 const result: Record<string, unknown> = {
-  impl: "electra-ts", what, batch: B, seq: T, threads: getThreads(), seconds_per_step: +median.toFixed(5),
+  impl: "electra-ts", what, dtype, batch: B, seq: T, threads: getThreads(), seconds_per_step: +median.toFixed(5),
+  p50_seconds: +median.toFixed(5), p99_seconds: +p99.toFixed(5),
   tokens_per_second: +(N / median).toFixed(1), peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   // the matrix products' FLOPs per step (bench/flops.ts) over the step time; bench/gemm.ts gives the rate to compare with
   gflops_per_second: +(workloadFlops({ what: what as "infer", disc: parseConfig(SMALL), gen: parseConfig(SMALL_GENERATOR), B, T, labels: what === "finetune-token" ? 9 : 2, masked: Math.round(0.15 * N) }) / median / 1e9).toFixed(1),
+  isa: native.isa(), ...(dtype === "int8" ? { int8_kernel: native.int8_kernel() } : {}),
 };
 
 if (args.compare) {

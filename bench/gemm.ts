@@ -11,7 +11,7 @@ import { getThreads, setThreads } from "../src/core/native.js";
 import { matmulBackward, matmulForward } from "../src/core/ops.js";
 import { parseConfig } from "../src/model/config.js";
 import { gemmFlops, workloadGemms, type WorkloadShape } from "./flops.js";
-import { medianSeconds, SMALL, SMALL_GENERATOR } from "./sizes.js";
+import { SMALL, SMALL_GENERATOR, stepTimes } from "./sizes.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +39,6 @@ const once = () => {
     if (train) matmulBackward(b.dinp, b.dweight, null, b.out, b.inp, b.weight, b.g.N, b.g.IC, b.g.OC);
   }
 };
-const median = medianSeconds(once, steps, 1);
+const { median } = stepTimes(once, steps, 1);
 const flops = gemms.reduce((s, g) => s + gemmFlops(g), 0) * (train ? 3 : 1);
 console.log(JSON.stringify({ impl: "sgemm on the workload's shapes", what, batch: B, seq: T, threads: getThreads(), gemms: gemms.length * (train ? 3 : 1), seconds: +median.toFixed(5), gflops_per_second: +(flops / median / 1e9).toFixed(1) }));

@@ -5,8 +5,8 @@ export const SMALL = {
 };
 export const SMALL_GENERATOR = { ...SMALL, hidden_size: 64, num_attention_heads: 1, intermediate_size: 256 };
 
-/** The median wall time of `steps` calls of `step`, after `warmup` untimed ones. */
-export function medianSeconds(step: () => void, steps: number, warmup: number): number {
+/** The median and 99th-percentile wall times of `steps` calls of `step`, after `warmup` untimed ones. */
+export function stepTimes(step: () => void, steps: number, warmup: number): { median: number; p99: number } {
   for (let i = 0; i < warmup; i++) step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
@@ -15,5 +15,5 @@ export function medianSeconds(step: () => void, steps: number, warmup: number): 
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { median: times[Math.floor(times.length / 2)], p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] };
 }

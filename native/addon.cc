@@ -18,6 +18,7 @@ namespace {
 
 const Kernels* K = fast_level().kernels;
 const Utils* U = fast_level().utils;
+const Int8Kernels* Q = &fast_int8();
 
 struct F32 {
   float* p = nullptr;
@@ -25,6 +26,10 @@ struct F32 {
 };
 struct I32 {
   int32_t* p = nullptr;
+  int64_t n = 0;
+};
+struct I8 {
+  int8_t* p = nullptr;
   int64_t n = 0;
 };
 
@@ -47,6 +52,14 @@ I32 i32(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* na
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     throw Napi::TypeError::New(info.Env(), std::string("native ") + fn + ": " + name + " must be an Int32Array");
   auto a = v.As<Napi::Int32Array>();
+  return {a.Data(), (int64_t)a.ElementLength()};
+}
+
+I8 i8(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int8_array)
+    throw Napi::TypeError::New(info.Env(), std::string("native ") + fn + ": " + name + " must be an Int8Array");
+  auto a = v.As<Napi::Int8Array>();
   return {a.Data(), (int64_t)a.ElementLength()};
 }
 
@@ -463,6 +476,64 @@ Napi::Value CountNonfinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)U->count_nonfinite(x.p, x.n));
 }
 
+// ---- int8 (native/int8.cc; the packed layout in kernels.h) ----
+
+// int8_pack_weights(packed[int8_packed_size], wsum[OC] int32, w[OC,IC] int8 in [-127, 127], OC, IC)
+Napi::Value Int8PackWeights(const Napi::CallbackInfo& info) {
+  const char* fn = "int8_pack_weights";
+  auto packed = i8(info, 0, fn, "packed");
+  auto wsum = i32(info, 1, fn, "wsum");
+  auto w = i8(info, 2, fn, "w");
+  int OC = small(info, 3, fn, "OC"), IC = small(info, 4, fn, "IC");
+  need(info, fn, "packed", packed, int8_packed_size(OC, IC));
+  need(info, fn, "wsum", wsum, OC);
+  need(info, fn, "w", w, (int64_t)OC * IC);
+  for (int64_t i = 0; i < w.n; i++)  // -128 has no negation in int8 (AVX2's sign trick)
+    if (w.p[i] == -128) fail(info.Env(), fn, "w[" + std::to_string(i) + "] = -128 is outside [-127, 127]");
+  int8_pack_weights(packed.p, wsum.p, w.p, OC, IC);
+  return info.Env().Undefined();
+}
+
+// the packed weights of int8_gemm / int8_linear_forward: packed, wsum (as int8_pack_weights made them), OC, IC
+void int8_weights(const Napi::CallbackInfo& info, const char* fn, const I8& packed, const I32& wsum, int OC, int IC) {
+  need(info, fn, "packed", packed, int8_packed_size(OC, IC));
+  need(info, fn, "wsum", wsum, OC);
+}
+
+// int8_gemm(out[N,OC] int32, a[N,IC] int8, packed, wsum[OC], N, IC, OC)
+Napi::Value Int8Gemm(const Napi::CallbackInfo& info) {
+  const char* fn = "int8_gemm";
+  auto out = i32(info, 0, fn, "out");
+  auto a = i8(info, 1, fn, "a"), packed = i8(info, 2, fn, "packed");
+  auto wsum = i32(info, 3, fn, "wsum");
+  int N = small(info, 4, fn, "N", 0), IC = small(info, 5, fn, "IC"), OC = small(info, 6, fn, "OC");
+  need(info, fn, "out", out, (int64_t)N * OC);
+  need(info, fn, "a", a, (int64_t)N * IC);
+  int8_weights(info, fn, packed, wsum, OC, IC);
+  if (N > 0) Q->gemm(out.p, a.p, packed.p, wsum.p, N, IC, OC);
+  return info.Env().Undefined();
+}
+
+// int8_linear_forward(out[N,OC], inp[N,IC], packed, wsum[OC], wscale[OC], bias[OC]|null, N, IC, OC, gelu)
+Napi::Value Int8LinearForward(const Napi::CallbackInfo& info) {
+  const char* fn = "int8_linear_forward";
+  auto out = f32(info, 0, fn, "out"), inp = f32(info, 1, fn, "inp");
+  auto packed = i8(info, 2, fn, "packed");
+  auto wsum = i32(info, 3, fn, "wsum");
+  auto wscale = f32(info, 4, fn, "wscale"), b = f32(info, 5, fn, "bias", true);
+  int N = small(info, 6, fn, "N", 0), IC = small(info, 7, fn, "IC"), OC = small(info, 8, fn, "OC");
+  need(info, fn, "out", out, (int64_t)N * OC);
+  need(info, fn, "inp", inp, (int64_t)N * IC);
+  int8_weights(info, fn, packed, wsum, OC, IC);
+  need(info, fn, "wscale", wscale, OC);
+  need(info, fn, "bias", b, OC, true);
+  bool gelu = info[9].ToBoolean();
+  if (N > 0) Q->linear_forward(out.p, inp.p, packed.p, wsum.p, wscale.p, b.p, N, IC, OC, gelu);
+  return info.Env().Undefined();
+}
+
+Napi::Value Int8Kernel(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), Q->name); }
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = small(info, 0, "set_threads", "threads");
   omp_set_num_threads(n);
@@ -472,6 +543,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), omp_get_max_threads()); }
 Napi::Value UseNaive(const Napi::CallbackInfo& info) {
   K = info[0].ToBoolean() ? &naive : fast_level().kernels;
+  Q = info[0].ToBoolean() ? &naive_int8 : &fast_int8();
   return info.Env().Undefined();
 }
 Napi::Value BlasConfig(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), openblas_get_config()); }
@@ -515,6 +587,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("use_naive", UseNaive);
   def("blas_config", BlasConfig);
   def("isa", Isa);
+  def("int8_pack_weights", Int8PackWeights);
+  def("int8_gemm", Int8Gemm);
+  def("int8_linear_forward", Int8LinearForward);
+  def("int8_kernel", Int8Kernel);
   return exports;
 }
 

@@ -1,5 +1,6 @@
 // Picks the fast kernels' instruction-set level once, at load time, from the CPU's features
 // (__builtin_cpu_supports reads CPUID): AVX-512 (F, BW, DQ, VL), else AVX2 with FMA, else SSE4.2.
+// The int8 kernels of the avx512 level use VNNI only where the CPU has avx512vnni (fast_int8).
 // ELECTRA_ISA=sse4.2|avx2|avx512 asks for a level; one the CPU lacks is refused (it would crash with an
 // illegal instruction) and the best available is used, with a warning on stderr.
 // Built with the baseline x86-64 flags, so that it runs on every CPU.
@@ -13,9 +14,9 @@ namespace electra {
 namespace {
 
 const Level kLevels[] = {
-    {"sse4.2", &isa_sse42::kernels, &isa_sse42::utils},
-    {"avx2", &isa_avx2::kernels, &isa_avx2::utils},
-    {"avx512", &isa_avx512::kernels, &isa_avx512::utils},
+    {"sse4.2", &isa_sse42::kernels, &isa_sse42::utils, &isa_sse42::int8},
+    {"avx2", &isa_avx2::kernels, &isa_avx2::utils, &isa_avx2::int8},
+    {"avx512", &isa_avx512::kernels, &isa_avx512::utils, &isa_avx512::int8},
 };
 
 int best_supported() {
@@ -45,6 +46,13 @@ int choose() {
 
 const Level& fast_level() {
   static const Level& chosen = kLevels[choose()];
+  return chosen;
+}
+
+// VNNI is a separate CPUID bit (Skylake-X has AVX-512 without it): its kernels run only where the CPU says so
+const Int8Kernels& fast_int8() {
+  static const Int8Kernels& chosen =
+      fast_level().int8 == &isa_avx512::int8 && __builtin_cpu_supports("avx512vnni") ? isa_avx512::int8_vnni : *fast_level().int8;
   return chosen;
 }
 

@@ -118,6 +118,9 @@ static inline float flog(float x) {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 
+// GELU, exact erf form (bias_gelu_forward; int8.cc's fused int8 layer computes the same bits)
+static inline float gelu(float u) { return 0.5f * u * (1.0f + ferf(u * kInvSqrt2)); }
+
 static inline int nthreads_for(int64_t work) { return work < 32768 ? 1 : omp_get_max_threads(); }
 
 // ---- matmul ----
@@ -165,7 +168,7 @@ void bias_gelu_forward(float* out, float* pre, const float* bias, int N, int F) 
       for (int f = 0; f < F; f++) u[f] += bias[f];
     }
 #pragma omp simd
-    for (int f = 0; f < F; f++) o[f] = 0.5f * u[f] * (1.0f + ferf(u[f] * kInvSqrt2));
+    for (int f = 0; f < F; f++) o[f] = gelu(u[f]);
   }
 }
 

@@ -13,6 +13,7 @@
 // `naive` (plain loops, libm, double accumulators), the latter the yardstick the tests hold `fast` to.
 // The N-API glue (addon.cc) validates sizes and ids before calling in, so kernels assume valid input.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 namespace electra {
@@ -105,17 +106,77 @@ struct Utils {
   int64_t (*count_nonfinite)(const float* x, int64_t n);
 };
 
+// ---- dynamic int8 inference (native/int8.cc; the naive twin in naive.cc) ----
+// Weights are int8 in [-127, 127], one scale per output channel (src/model/quantize.ts), packed once by
+// int8_pack_weights into blocks of 16 output channels x 4 inputs, the layout every int8 kernel reads:
+//   packed[((ob * K4 + k4) * 16 + lane) * 4 + j] = w[16 ob + lane, 4 k4 + j]   (0 past OC or IC)
+// with K4 = ceil(IC / 4) and ceil(OC / 16) blocks; wsum[o] = sum_k w[o, k].
+// Activations are quantized per row at run time, symmetric, to int8 in [-127, 127] (int8_quantize_row). The
+// int32 sums are exact on every path: VNNI adds 128 to the activations (u8 for vpdpbusd) and subtracts
+// 128 wsum; AVX2 multiplies |a| by sign(a) w with vpmaddubsw, whose int16 pair sums (at most 2 * 128 * 127 =
+// 32512) cannot saturate, then vpmaddwd; scalar loops add int32 products.
+struct Int8Kernels {
+  const char* name;  // "vnni", "avx2", "scalar" or "naive"
+  // out[N,OC] = a[N,IC] @ w[OC,IC]^T in int32 (any int8 a: |a| <= 128 keeps AVX2's pair sums <= 32512)
+  void (*gemm)(int32_t* out, const int8_t* a, const int8_t* packed, const int32_t* wsum, int N, int IC, int OC);
+  // out[N,OC] = fma(q[n] @ w^T, ascale[n] * wscale[o], bias[o]), q, ascale = int8_quantize_row(inp[n]); bias may be
+  // null; with `gelu`, out = gelu(that), exact erf form (the intermediate layer, fused: inference keeps no pre-GELU)
+  void (*linear_forward)(float* out, const float* inp, const int8_t* packed, const int32_t* wsum, const float* wscale,
+                         const float* bias, int N, int IC, int OC, bool gelu);
+};
+extern const Int8Kernels naive_int8;
+
+static inline int int8_k4(int IC) { return (IC + 3) / 4; }
+static inline int int8_blocks(int OC) { return (OC + 15) / 16; }
+static inline int64_t int8_packed_size(int OC, int IC) { return (int64_t)int8_blocks(OC) * int8_k4(IC) * 64; }
+// where w[o, k] lies in the packed layout
+static inline int64_t int8_packed_index(int K4, int o, int k) { return (((int64_t)(o / 16) * K4 + k / 4) * 16 + o % 16) * 4 + k % 4; }
+
+// q[0, IC) = clamp(nearbyint(x * (127 / max|x|)), -127, 127), q[IC, 4 K4) = 0; returns the scale max|x| / 127
+// (0 for a zero row; NaN, with q = 0, for a row with a NaN or an infinity). One multiply and one rounding per
+// element (nothing to contract) and a max (any order), so every level computes the same bits as the naive twin.
+static inline float int8_quantize_row(int8_t* q, const float* x, int IC) {
+  float amax = 0, probe = 0;  // probe: NaN where x has a NaN or an infinity (x * 0)
+#pragma omp simd reduction(max : amax) reduction(+ : probe)
+  for (int k = 0; k < IC; k++) {
+    const float a = std::fabs(x[k]);
+    amax = a > amax ? a : amax;
+    probe += x[k] * 0.0f;
+  }
+  const int padded = 4 * int8_k4(IC);
+  if (probe != 0 || amax == 0) {  // (probe is 0 or NaN)
+    for (int k = 0; k < padded; k++) q[k] = 0;
+    return amax == 0 && probe == 0 ? 0.0f : NAN;
+  }
+  const float inv = 127.0f / amax;
+#pragma omp simd
+  for (int k = 0; k < IC; k++) {
+    float r = std::nearbyint(x[k] * inv);  // |x| <= amax, so |r| <= 127 but for the rounding of inv: clamp
+    r = r < -127.0f ? -127.0f : r;
+    q[k] = (int8_t)(r > 127.0f ? 127.0f : r);
+  }
+  for (int k = IC; k < padded; k++) q[k] = 0;
+  return amax / 127.0f;
+}
+
+// Packs w[OC,IC] (int8) into the layout above and sums its rows; one implementation, shared by every level.
+void int8_pack_weights(int8_t* packed, int32_t* wsum, const int8_t* w, int OC, int IC);
+
 // The fast kernels, compiled once per instruction-set level (native/isa/), and the level dispatch.cc picks
 // at load time: the best the CPU has, or ELECTRA_ISA=sse4.2|avx2|avx512 if the CPU has that one.
-namespace isa_sse42 { extern const Kernels kernels; extern const Utils utils; }
-namespace isa_avx2 { extern const Kernels kernels; extern const Utils utils; }
-namespace isa_avx512 { extern const Kernels kernels; extern const Utils utils; }
+namespace isa_sse42 { extern const Kernels kernels; extern const Utils utils; extern const Int8Kernels int8; }
+namespace isa_avx2 { extern const Kernels kernels; extern const Utils utils; extern const Int8Kernels int8; }
+// int8_vnni only where the CPU has AVX512-VNNI (fast_int8 checks); int8 otherwise
+namespace isa_avx512 { extern const Kernels kernels; extern const Utils utils; extern const Int8Kernels int8, int8_vnni; }
 struct Level {
   const char* name;
   const Kernels* kernels;
   const Utils* utils;
+  const Int8Kernels* int8;
 };
 const Level& fast_level();
+// The int8 kernels of the fast level: at the avx512 level the VNNI ones when the CPU has avx512vnni.
+const Int8Kernels& fast_int8();
 
 // The counter-based generator behind dropout and sampling: 64 random bits for (seed, index).
 static inline uint64_t hash64(uint64_t seed, uint64_t index) {

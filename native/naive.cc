@@ -1,6 +1,7 @@
 // Naive kernels: the plainest loops that compute each op, with libm's erff/expf and double accumulators.
 // No BLAS, no threads. They are the yardstick for the fast kernels (test/core/kernels.test.ts runs both
 // on odd shapes and compares), not for use in training.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -275,7 +276,50 @@ void mse_backward(float* dpred, const float* pred, const float* target, int N, f
   for (int n = 0; n < N; n++) dpred[n] = (float)(2.0 * ((double)pred[n] - target[n]) * scale);
 }
 
+// ---- int8 (the layout and the quantization of kernels.h) ----
+
+void int8_gemm(int32_t* out, const int8_t* a, const int8_t* packed, const int32_t*, int N, int IC, int OC) {
+  const int K4 = int8_k4(IC);
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) {
+      int32_t acc = 0;
+      for (int k = 0; k < IC; k++) acc += (int32_t)a[(int64_t)n * IC + k] * packed[int8_packed_index(K4, o, k)];
+      out[(int64_t)n * OC + o] = acc;
+    }
+}
+
+void int8_linear_forward(float* out, const float* inp, const int8_t* packed, const int32_t* wsum, const float* wscale,
+                         const float* bias, int N, int IC, int OC, bool with_gelu) {
+  std::vector<int8_t> q(4 * int8_k4(IC)), row(IC);
+  std::vector<int32_t> acc(OC);
+  for (int n = 0; n < N; n++) {
+    const float as = int8_quantize_row(q.data(), inp + (int64_t)n * IC, IC);
+    std::copy(q.begin(), q.begin() + IC, row.begin());
+    int8_gemm(acc.data(), row.data(), packed, wsum, 1, IC, OC);
+    for (int o = 0; o < OC; o++) {
+      const float v = bias ? std::fma((float)acc[o], as * wscale[o], bias[o]) : (float)acc[o] * (as * wscale[o]);
+      out[(int64_t)n * OC + o] = with_gelu ? (float)gelu(v) : v;
+    }
+  }
+}
+
 }  // namespace
+
+void int8_pack_weights(int8_t* packed, int32_t* wsum, const int8_t* w, int OC, int IC) {
+  const int K4 = int8_k4(IC);
+  for (int64_t i = 0; i < int8_packed_size(OC, IC); i++) packed[i] = 0;
+  for (int o = 0; o < OC; o++) {
+    int32_t s = 0;
+    for (int k = 0; k < IC; k++) {
+      const int8_t v = w[(int64_t)o * IC + k];
+      packed[int8_packed_index(K4, o, k)] = v;
+      s += v;
+    }
+    wsum[o] = s;
+  }
+}
+
+const Int8Kernels naive_int8 = {"naive", int8_gemm, int8_linear_forward};
 
 const Kernels naive = {matmul_forward,       matmul_backward,       bias_gelu_forward, gelu_backward,
                        layernorm_forward,    layernorm_backward,    embeddings_forward, embeddings_backward,

@@ -21,6 +21,8 @@ export { finetune, evaluate, predict, type FinetuneOptions, type FinetuneReport 
 export { scoreConllText, scoreSentences, formatConlleval, type ConllScore } from "./metrics/conll.js";
 export { evaluateV1 as squadEvaluateV1, evaluateV2 as squadEvaluateV2 } from "./metrics/squad.js";
 export { ParamStore, initParams } from "./model/params.js";
+export { quantizeFolder, quantizeModel, loadWeights, type Dtype } from "./model/quantize.js";
+export { QUANTIZATION_CONFIG, quantizeWeight, dequantizeWeight, quantizeTensors } from "./io/quantized.js";
 export { AdamW, clipGradNorm } from "./train/optimizer.js";
 export { RtdModel } from "./train/rtd.js";
 export { readHfFolder, loadIntoStore, saveHfFolder, writeHfFolder, exportTensors } from "./io/hf-folder.js";

@@ -1,4 +1,4 @@
-/** `electra inspect` and `electra convert`: checkpoint files in and out (src/io). */
+/** `electra inspect`, `electra convert` and `electra quantize`: checkpoint files in and out (src/io). */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { extname, join } from "node:path";
 import { Command, Option } from "commander";
@@ -12,6 +12,7 @@ import { tfToHf, type ElectraPart } from "../io/tf-names.js";
 import { jsonErrorMessage } from "../data/jsonl.js";
 import { parseConfig } from "../model/config.js";
 import { createModel, findArchitecture, getArchitecture } from "../model/electra.js";
+import { quantizeFolder } from "../model/quantize.js";
 import { mustExist } from "./args.js";
 
 interface Loaded {
@@ -112,5 +113,16 @@ export function convertCommand(): Command {
     .action((input: string, out: string, o: ConvertOptions) => {
       const r = convert(input, out, o);
       console.log(JSON.stringify(r));
+    });
+}
+
+export function quantizeCommand(): Command {
+  return new Command("quantize")
+    .description("dynamic int8: copy a model folder with its encoder's Linear weights in int8 (one scale per output channel); activations are quantized per row at run time, LayerNorm, softmax, GELU and the head stay float32")
+    .argument("<model_dir>", "a Hugging Face ELECTRA folder (or a finetune --out folder)")
+    .argument("<out_dir>", "the quantized folder to write (replaced atomically if it exists)")
+    .action((input: string, out: string) => {
+      mustExist("MODEL_DIR", input, "folder");
+      console.log(JSON.stringify(quantizeFolder(input, out)));
     });
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
+import type { Dtype } from "../model/quantize.js";
 import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "../infer/token-aggregation.js";
 import { nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
 
@@ -13,7 +14,13 @@ interface Common {
   batchSize: number;
   maxSeqLength?: number;
   threads?: number;
+  dtype?: Dtype;
 }
+
+/** Electra.load's options from the common flags. */
+const loadOptions = (o: Common) => ({ threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength, dtype: o.dtype });
+
+const DTYPE_HELP = "fp32, or int8: the encoder's Linear layers in int8, a float32 folder quantized as it loads (see electra quantize) (default: what the folder holds)";
 
 /** Texts from the arguments, else --file, else standard input; one per line; with --pairs, "A<TAB>B". */
 function readInputs(args: string[], o: Common): TextInput[] {
@@ -42,7 +49,8 @@ function common(cmd: Command): Command {
     .addOption(new Option("--format <fmt>", "output format").choices(["json", "tsv"]).default("json"))
     .option("--batch-size <n>", "inputs per forward pass", positive, 32)
     .option("--max-seq-length <n>", MAX_SEQ_HELP, positive)
-    .option("--threads <n>", THREADS_HELP, positive);
+    .option("--threads <n>", THREADS_HELP, positive)
+    .addOption(new Option("--dtype <dtype>", DTYPE_HELP).choices(["fp32", "int8"]));
 }
 
 const MAX_SEQ_HELP = "longest input in tokens, [CLS] and [SEP] included; longer ones are cut (default: the length the model was fine-tuned at, from tokenizer_config.json's model_max_length, else max_position_embeddings)";
@@ -57,7 +65,7 @@ export function inferCommands(): Command[] {
     .argument("[texts...]", "texts to classify")
     .action(async (args: string[], o: Common) => {
       const inputs = readInputs(args, o);
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
+      const m = await Electra.load(o.model, loadOptions(o));
       const res = await m.classify(inputs);
       res.forEach((r, i) => console.log(o.format === "tsv" ? `${text(inputs[i])}\t${r.label}\t${r.score.toFixed(6)}` : JSON.stringify({ text: inputs[i], ...r })));
     });
@@ -66,7 +74,7 @@ export function inferCommands(): Command[] {
     .addOption(new Option("--aggregation <strategy>", "how sub-tokens become entities, as transformers' pipeline (none: every token)").choices([...AGGREGATION_STRATEGIES]).default("simple"))
     .action(async (args: string[], o: Common & { aggregation: AggregationStrategy }) => {
       const inputs = readInputs(args, { ...o, pairs: false }) as string[];
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
+      const m = await Electra.load(o.model, loadOptions(o));
       const res = await m.ner(inputs, { aggregation: o.aggregation });
       res.forEach((ents, i) => {
         if (o.format === "tsv") {
@@ -111,7 +119,7 @@ export function inferCommands(): Command[] {
     .option("--threshold <p>", "P(replaced) above which a token is flagged", num, 0.5)
     .action(async (args: string[], o: Common & { threshold: number }) => {
       const inputs = readInputs(args, o);
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
+      const m = await Electra.load(o.model, loadOptions(o));
       const res = await m.detect(inputs, o.threshold);
       res.forEach((toks, i) => {
         if (o.format === "tsv") console.log(toks.map((t) => `${t.token}${t.replaced ? "*" : ""}`).join(" "));
@@ -123,7 +131,7 @@ export function inferCommands(): Command[] {
     .option("--top-k <k>", "candidates per [MASK]", positive, 5)
     .action(async (args: string[], o: Common & { topK: number }) => {
       const inputs = readInputs(args, { ...o, pairs: false }) as string[];
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
+      const m = await Electra.load(o.model, loadOptions(o));
       const res = await m.fillMask(inputs, o.topK);
       res.forEach((masks, i) => {
         if (o.format === "tsv") console.log(masks.map((c) => c.map((x) => `${x.token}:${x.probability.toFixed(4)}`).join(" ")).join("\t"));
@@ -135,7 +143,7 @@ export function inferCommands(): Command[] {
     .addOption(new Option("--pooling <p>", "how to pool token states").choices(["mean", "cls"]).default("mean"))
     .action(async (args: string[], o: Common & { pooling: "mean" | "cls" }) => {
       const inputs = readInputs(args, o);
-      const m = await Electra.load(o.model, { threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength });
+      const m = await Electra.load(o.model, loadOptions(o));
       const res = await m.embed(inputs, o.pooling);
       res.forEach((v, i) => console.log(o.format === "tsv" ? Array.from(v, (x) => x.toPrecision(6)).join("\t") : JSON.stringify({ text: inputs[i], embedding: Array.from(v) })));
     });
@@ -157,6 +165,7 @@ export function serveCommand(): Command {
     .option("--request-timeout-ms <n>", "a request's deadline from arrival to answer; past it, 504 (and it is not run if still queued)", positive, 30000)
     .option("--max-seq-length <n>", MAX_SEQ_HELP, positive)
     .option("--threads <n>", THREADS_HELP, positive)
+    .addOption(new Option("--dtype <dtype>", DTYPE_HELP).choices(["fp32", "int8"]))
     .action(async (o: ServeFlags) => {
       mustExist("--model", o.model, "folder");
       const { ElectraServer } = await import("../infer/server.js");
@@ -181,7 +190,7 @@ export function serveCommand(): Command {
       process.on("SIGINT", () => void stop("SIGINT"));
       process.on("SIGTERM", () => void stop("SIGTERM"));
       console.log(`electra serve: loading ${o.model} (port ${port}: /health and /ready answer meanwhile)`);
-      const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch, maxLength: o.maxSeqLength });
+      const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch, maxLength: o.maxSeqLength, dtype: o.dtype });
       load(loading);
       const model = await loading; // a failure ends the command with its one-line message
       if (!stopping) console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
@@ -201,4 +210,5 @@ interface ServeFlags {
   requestTimeoutMs: number;
   maxSeqLength?: number;
   threads?: number;
+  dtype?: Dtype;
 }

@@ -1,6 +1,6 @@
 /** The `electra` command tree (src/cli/main.ts parses it; test/cli/help.test.ts checks every option's help). */
 import { Command } from "commander";
-import { convertCommand, inspectCommand } from "./checkpoint.js";
+import { convertCommand, inspectCommand, quantizeCommand } from "./checkpoint.js";
 import { finetuneCommands } from "./finetune.js";
 import { inferCommands, serveCommand } from "./infer.js";
 import { demoCommand, pretrainCommand, vocabCommand } from "./pretrain.js";
@@ -41,6 +41,7 @@ export function buildProgram(): Command {
   add(serveCommand());
   add(inspectCommand());
   add(convertCommand());
+  add(quantizeCommand());
   // a mistyped command names the commands
   const parseOptions = program.parseOptions.bind(program);
   program.parseOptions = (argv: string[]) => {

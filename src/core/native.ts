@@ -51,6 +51,11 @@ export interface NativeAddon {
   blas_config(): string;
   /** the instruction-set level of the fast kernels: "sse4.2", "avx2" or "avx512" (native/dispatch.cc) */
   isa(): string;
+  int8_pack_weights(packed: Int8Array, wsum: I32, w: Int8Array, OC: number, IC: number): void;
+  int8_gemm(out: I32, a: Int8Array, packed: Int8Array, wsum: I32, N: number, IC: number, OC: number): void;
+  int8_linear_forward(out: F32, inp: F32, packed: Int8Array, wsum: I32, wscale: F32, bias: F32n, N: number, IC: number, OC: number, gelu: boolean): void;
+  /** the int8 kernels in use: "vnni", "avx2", "scalar" (sse4.2) or "naive" (native/int8.cc) */
+  int8_kernel(): string;
 }
 
 /** The folder with package.json and binding.gyp (build/Release holds the addons). */

@@ -13,7 +13,7 @@ export class ShapeError extends Error {
   override name = "ShapeError";
 }
 
-function check(a: F32 | Int32Array | null, n: number, op: string, arg: string, dims: string): void {
+function check(a: F32 | Int32Array | Int8Array | null, n: number, op: string, arg: string, dims: string): void {
   if (a === null) return;
   if (a.length !== n) throw new ShapeError(`${op}: ${arg} has ${a.length} elements, expected ${n} (${dims})`);
 }
@@ -46,6 +46,51 @@ export function matmulBackward(dinp: F32 | null, dweight: F32 | null, dbias: F32
   check(inp, N * IC, "matmul_backward", "inp [N,IC]", d);
   check(weight, OC * IC, "matmul_backward", "weight [OC,IC]", d);
   native.matmul_backward(dinp, dweight, dbias, dout, inp, weight, N, IC, OC, accumulate);
+}
+
+/**
+ * A linear layer's int8 weights as the int8 kernels read them (native/kernels.h): w[OC,IC] in [-127, 127]
+ * packed in blocks of 16 output channels x 4 inputs, each channel's sum, and each channel's scale
+ * (weight = w * scale[o]).
+ */
+export interface Int8Weights {
+  packed: Int8Array;
+  wsum: Int32Array;
+  scale: F32;
+  OC: number;
+  IC: number;
+}
+
+/** Packs int8 weights w[OC,IC] (in [-127, 127]) with their per-channel scales for int8LinearForward. */
+export function int8PackWeights(w: Int8Array, scale: F32, OC: number, IC: number): Int8Weights {
+  const d = dims({ OC, IC });
+  check(w, OC * IC, "int8_pack_weights", "w [OC,IC]", d);
+  check(scale, OC, "int8_pack_weights", "scale [OC]", d);
+  const packed = new Int8Array(Math.ceil(OC / 16) * Math.ceil(IC / 4) * 64), wsum = new Int32Array(OC);
+  native.int8_pack_weights(packed, wsum, w, OC, IC);
+  return { packed, wsum, scale, OC, IC };
+}
+
+/** out[N,OC] (int32, exact) = a[N,IC] (int8) @ w^T */
+export function int8Gemm(out: Int32Array, a: Int8Array, w: Int8Weights, N: number): void {
+  const { OC, IC } = w, d = dims({ N, IC, OC });
+  check(out, N * OC, "int8_gemm", "out [N,OC]", d);
+  check(a, N * IC, "int8_gemm", "a [N,IC]", d);
+  native.int8_gemm(out, a, w.packed, w.wsum, N, IC, OC);
+}
+
+/**
+ * out[N,OC] = inp[N,IC] @ (w * scale)^T + bias in int8: each row of inp quantized (symmetric, max|x| / 127),
+ * int32 sums, dequantized with the row's and the channel's scales; with `gelu`, GELU of that (exact erf form,
+ * the bits of biasGeluForward), in the same pass.
+ */
+export function int8LinearForward(out: F32, inp: F32, w: Int8Weights, bias: F32 | null, N: number, IC: number, OC: number, gelu = false): void {
+  const d = dims({ N, IC, OC });
+  if (w.IC !== IC || w.OC !== OC) throw new ShapeError(`int8_linear_forward: weights are [${w.OC},${w.IC}], expected [OC,IC] (${d})`);
+  check(out, N * OC, "int8_linear_forward", "out [N,OC]", d);
+  check(inp, N * IC, "int8_linear_forward", "inp [N,IC]", d);
+  check(bias, OC, "int8_linear_forward", "bias [OC]", d);
+  native.int8_linear_forward(out, inp, w.packed, w.wsum, w.scale, bias, N, IC, OC, gelu);
 }
 
 /** pre[N,F] += bias; out[N,F] = gelu(pre) (exact erf form) */

@@ -18,10 +18,11 @@ import { existsSync } from "node:fs";
 import { setThreads } from "../core/native.js";
 import { padBatch, type Sequence } from "../data/batching.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
-import { loadIntoStore, modelDir, readHfFolder } from "../io/hf-folder.js";
+import { modelDir, readHfFolder } from "../io/hf-folder.js";
 import type { ElectraConfig } from "../model/config.js";
 import { RunContext, type Batch } from "../model/encoder.js";
 import type { ElectraModel, ModelKind } from "../model/head.js";
+import { loadWeights, type Dtype } from "../model/quantize.js";
 import { ALL_HEAD_PREFIXES, ARCHITECTURES, createModel, findArchitecture, getArchitecture } from "../model/registry.js";
 import { featurizeChoices } from "../tasks/multiple-choice.js";
 import { featureOutputs } from "../tasks/outputs.js";
@@ -104,6 +105,11 @@ export interface LoadOptions {
   batchSize?: number;
   /** longest input in tokens (default: tokenizer_config.json's model_max_length, the length a fine-tuned model was trained at; else max_position_embeddings) */
   maxLength?: number;
+  /**
+   * "int8": the encoder's Linear layers in int8 (dynamic quantization: src/model/quantize.ts), a float32 folder
+   * quantized as it loads; "fp32": float32, a quantized folder dequantized. Default: what the folder holds.
+   */
+  dtype?: Dtype;
 }
 
 function sigmoid(z: number): number {
@@ -127,7 +133,7 @@ export class Electra {
   private readonly ctx = new RunContext({ train: false });
 
   private constructor(readonly dir: string, readonly kind: ModelKind, readonly config: ElectraConfig, readonly model: ElectraModel,
-    readonly tokenizer: WordPieceTokenizer, opts: LoadOptions, modelMaxLength?: number) {
+    readonly tokenizer: WordPieceTokenizer, readonly dtype: Dtype, opts: LoadOptions, modelMaxLength?: number) {
     this.batchSize = opts.batchSize ?? 32;
     this.maxLength = Math.min(opts.maxLength ?? modelMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
   }
@@ -139,7 +145,7 @@ export class Electra {
   static async load(dir: string, opts: LoadOptions = {}): Promise<Electra> {
     if (opts.threads) setThreads(opts.threads);
     const d = modelDir(dir);
-    const folder = readHfFolder(d);
+    const folder = readHfFolder(d, { int8: "keep" });
     const named = folder.rawConfig.architectures;
     let arch = opts.kind ? getArchitecture(opts.kind) : findArchitecture(named);
     if (!arch) {
@@ -153,8 +159,8 @@ export class Electra {
     const config: ElectraConfig = arch.completeConfig?.(folder.config, (n) => folder.tensors.has(n)) ?? { ...folder.config };
     const model = createModel(arch.name, config);
     // a bare encoder takes the encoder of any folder; a head must find its own weights
-    loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
-    return new Electra(d, arch.kind, config, model, tokenizer, opts, folder.modelMaxLength);
+    const { dtype } = loadWeights(model, folder, { dtype: opts.dtype, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
+    return new Electra(d, arch.kind, config, model, tokenizer, dtype, opts, folder.modelMaxLength);
   }
 
   private need(kind: ModelKind, what: string): void {

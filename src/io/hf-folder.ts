@@ -12,6 +12,7 @@ import { configToJson, parseConfig, type ElectraConfig } from "../model/config.j
 import type { ParamStore } from "../model/params.js";
 import { newestComplete, writeFolderDurable } from "./durable.js";
 import { readPytorchBin, writePytorchZip } from "./pytorch-bin.js";
+import { quantizationOf, splitQuantized, withDequantized, type QuantizedWeight } from "./quantized.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 import { fromFloat32, numel, toFloat32, type TensorData } from "./tensor-data.js";
 import { jsonErrorMessage } from "../data/jsonl.js";
@@ -27,6 +28,15 @@ export interface HfFolder {
   tokenizerFile: string | null;
   /** tokenizer_config.json's model_max_length (the length a fine-tuned model was trained at), if it says one */
   modelMaxLength?: number;
+  /** a quantized folder (`electra quantize`, src/io/quantized.ts): config.json's quantization_config */
+  quantization?: Record<string, unknown>;
+  /** with `int8: "keep"`, a quantized folder's int8 weights (file names), which `tensors` then lacks */
+  int8?: Map<string, QuantizedWeight>;
+}
+
+export interface ReadOptions {
+  /** a quantized folder's int8 weights: "dequantize" (default: float32 in `tensors`, as any folder) or "keep" (in `int8`) */
+  int8?: "dequantize" | "keep";
 }
 
 /** A model folder, or a `finetune --out` folder holding one in model/. */
@@ -35,7 +45,7 @@ export function modelDir(dir: string): string {
   return dir;
 }
 
-export function readHfFolder(given: string): HfFolder {
+export function readHfFolder(given: string, opts: ReadOptions = {}): HfFolder {
   // a save interrupted between its renames leaves the folder under DIR.new or DIR.old (src/io/durable.ts)
   const dir = newestComplete(given) ?? given;
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist`);
@@ -46,6 +56,11 @@ export function readHfFolder(given: string): HfFolder {
     raw = JSON.parse(readFileSync(cfgPath, "utf8"));
   } catch (e) {
     throw new Error(`${cfgPath} is not valid JSON: ${jsonErrorMessage(e)}`);
+  }
+  const quantization = quantizationOf(raw, cfgPath);
+  if (quantization) {
+    const { quantization_config: _, ...rest } = raw;
+    raw = rest;
   }
   const config = parseConfig(raw, cfgPath);
   const st = join(dir, "model.safetensors"), bin = join(dir, "pytorch_model.bin");
@@ -61,7 +76,11 @@ export function readHfFolder(given: string): HfFolder {
   }
   const tj = join(dir, "tokenizer.json"), vt = join(dir, "vocab.txt");
   const tokenizerFile = existsSync(tj) ? tj : existsSync(vt) ? vt : null;
-  return { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile, modelMaxLength: modelMaxLengthIn(dir, config.max_position_embeddings) };
+  const folder: HfFolder = { dir, config, rawConfig: raw, tensors, weightsFile, tokenizerFile, modelMaxLength: modelMaxLengthIn(dir, config.max_position_embeddings) };
+  if (!quantization) return folder;
+  const split = splitQuantized(tensors, weightsFile);
+  if (opts.int8 === "keep") return { ...folder, quantization, tensors: split.tensors, int8: split.int8 };
+  return { ...folder, quantization, tensors: withDequantized(split.tensors, split.int8) };
 }
 
 /**

@@ -74,7 +74,7 @@ interface LayerTape {
   mean1: Float32Array;
   rstd1: Float32Array;
   h1: Float32Array; // [N,C]
-  pre: Float32Array; // [N,F] before GELU
+  pre: Float32Array; // [N,F] before GELU (an int8 model: g, its GELU fused into the int8 layer)
   g: Float32Array; // [N,F] after GELU
   sum2: Float32Array; // [N,C]
   mean2: Float32Array;
@@ -155,6 +155,32 @@ export class Encoder {
     return `${this.p}encoder.layer.${i}.`;
   }
 
+  /**
+   * int8 weights of the Linear layers (dynamic int8 inference, src/model/quantize.ts), keyed by each group's
+   * first name (linearGroups); null: float32. The float32 weights of those layers are then never read.
+   */
+  int8: Map<string, ops.Int8Weights> | null = null;
+
+  /** The Linear weights, grouped as the forward pass multiplies them: a layer's query, key and value are one [3C, C]. */
+  linearGroups(): string[][] {
+    const groups: string[][] = this.project ? [[`${this.p}embeddings_project.weight`]] : [];
+    for (let i = 0; i < this.cfg.num_hidden_layers; i++) {
+      const l = this.layerPrefix(i);
+      groups.push(["query", "key", "value"].map((n) => `${l}attention.self.${n}.weight`));
+      for (const n of ["attention.output.dense", "intermediate.dense", "output.dense"]) groups.push([`${l}${n}.weight`]);
+    }
+    return groups;
+  }
+
+  /** out[N,OC] = inp[N,IC] @ W^T + bias, W the group starting at `first`: int8 when the model has int8 weights */
+  private linear(out: Float32Array, inp: Float32Array, first: string, weight: () => Float32Array, bias: Float32Array | null,
+    N: number, IC: number, OC: number): void {
+    if (!this.int8) return ops.matmulForward(out, inp, weight(), bias, N, IC, OC);
+    const w = this.int8.get(first);
+    if (!w) throw new Error(`int8 model: no int8 weights for ${first}`);
+    ops.int8LinearForward(out, inp, w, bias, N, IC, OC);
+  }
+
   forward(ctx: RunContext, batch: Batch): EncoderTape {
     const { cfg, store } = this;
     checkBatch(batch, cfg);
@@ -178,7 +204,8 @@ export class Encoder {
     let h = embOut;
     if (this.project) {
       h = a.alloc(N * C);
-      ops.matmulForward(h, embOut, store.get(`${this.p}embeddings_project.weight`), store.get(`${this.p}embeddings_project.bias`), N, E, C);
+      const w = `${this.p}embeddings_project.weight`;
+      this.linear(h, embOut, w, () => store.get(w), store.get(`${this.p}embeddings_project.bias`), N, E, C);
     }
     const hidden = [h];
     const layers: LayerTape[] = [];
@@ -199,23 +226,31 @@ export class Encoder {
     const seeds: [number, number, number] = [ctx.dropoutSeed(pAttn), ctx.dropoutSeed(pHid), ctx.dropoutSeed(pHid)];
 
     const qkv = a.alloc(N * 3 * C);
-    ops.matmulForward(qkv, x, store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`),
+    this.linear(qkv, x, `${l}attention.self.query.weight`, () => store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`),
       store.span(`${l}attention.self.query.bias`, `${l}attention.self.value.bias`), N, C, 3 * C);
     const probs = a.alloc(B * NH * T * T), att = a.alloc(N * C);
     const dist = this.relative ? store.get(`${l}attention.self.distance_embedding.weight`) : null;
     ops.attentionForward(att, probs, qkv, maskbias, dist, cfg.max_position_embeddings, B, T, C, NH, seeds[0] ? pAttn : 0, seeds[0]);
     const ao = a.alloc(N * C);
-    ops.matmulForward(ao, att, store.get(`${l}attention.output.dense.weight`), store.get(`${l}attention.output.dense.bias`), N, C, C);
+    const dense = (n: string) => [`${l}${n}.weight`, () => store.get(`${l}${n}.weight`)] as const;
+    this.linear(ao, att, ...dense("attention.output.dense"), store.get(`${l}attention.output.dense.bias`), N, C, C);
     if (seeds[1]) ops.dropoutForward(ao, ao, pHid, seeds[1]);
     const sum1 = ao, h1 = a.alloc(N * C), mean1 = a.alloc(N), rstd1 = a.alloc(N);
     ops.layernormForward(h1, sum1, mean1, rstd1, ao, x, store.get(`${l}attention.output.LayerNorm.weight`),
       store.get(`${l}attention.output.LayerNorm.bias`), N, C, eps);
 
-    const pre = a.alloc(N * F), g = a.alloc(N * F);
-    ops.matmulForward(pre, h1, store.get(`${l}intermediate.dense.weight`), null, N, C, F);
-    ops.biasGeluForward(g, pre, store.get(`${l}intermediate.dense.bias`), N, F);
+    const g = a.alloc(N * F);
+    let pre = g;
+    const inter = this.int8?.get(`${l}intermediate.dense.weight`);
+    if (inter) {
+      ops.int8LinearForward(g, h1, inter, store.get(`${l}intermediate.dense.bias`), N, C, F, true); // GELU fused (no pre kept: no backward)
+    } else {
+      pre = a.alloc(N * F);
+      this.linear(pre, h1, ...dense("intermediate.dense"), null, N, C, F);
+      ops.biasGeluForward(g, pre, store.get(`${l}intermediate.dense.bias`), N, F);
+    }
     const f = a.alloc(N * C);
-    ops.matmulForward(f, g, store.get(`${l}output.dense.weight`), store.get(`${l}output.dense.bias`), N, F, C);
+    this.linear(f, g, ...dense("output.dense"), store.get(`${l}output.dense.bias`), N, F, C);
     if (seeds[2]) ops.dropoutForward(f, f, pHid, seeds[2]);
     const sum2 = f, out = a.alloc(N * C), mean2 = a.alloc(N), rstd2 = a.alloc(N);
     ops.layernormForward(out, sum2, mean2, rstd2, f, h1, store.get(`${l}output.LayerNorm.weight`), store.get(`${l}output.LayerNorm.bias`), N, C, eps);
@@ -224,6 +259,7 @@ export class Encoder {
 
   /** Adds d loss / d parameters into the store's gradients, given d loss / d last hidden state [N,C]. */
   backward(ctx: RunContext, tape: EncoderTape, dlast: Float32Array): void {
+    if (this.int8) throw new Error("an int8 model runs inference only: training needs its float32 weights (load it with dtype fp32)");
     const { cfg, store } = this;
     const { B, T } = tape.batch;
     const N = B * T, C = cfg.hidden_size, E = cfg.embedding_size;

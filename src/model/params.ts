@@ -117,11 +117,14 @@ export function isNoDecay(name: string): boolean {
 
 /**
  * transformers' _init_weights for ELECTRA: Linear and Embedding weights ~ N(0, initializer_range), biases 0,
- * LayerNorm weight 1 and bias 0, the padding row of the word embeddings 0.
+ * LayerNorm weight 1 and bias 0, the padding row of the word embeddings 0. `only` limits it to some parameters
+ * (the others are left as they are, their pages untouched).
  */
-export function initParams(store: ParamStore, initializerRange: number, seed: number, paddingRows: Map<string, number> = new Map()): void {
+export function initParams(store: ParamStore, initializerRange: number, seed: number, paddingRows: Map<string, number> = new Map(),
+  only: (name: string) => boolean = () => true): void {
   const rng = new Rng(seed);
   for (const s of store.own()) {
+    if (!only(s.name)) continue;
     const v = store.get(s.name);
     if (s.name.endsWith("LayerNorm.weight")) v.fill(1);
     else if (s.name.endsWith("bias")) v.fill(0);

@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { Rng } from "../core/rng.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { loadIntoStore, modelDir, readHfFolder, saveHfFolder, tokenizerFilesIn, type HfFolder } from "../io/hf-folder.js";
+import { loadWeights } from "../model/quantize.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ElectraModel } from "../model/head.js";
@@ -100,7 +101,7 @@ export interface LoadedTaskModel {
 /** Loads a fine-tuned folder for a task: its architecture must be the task's; the task takes its labels. */
 export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTaskModel {
   const d = modelDir(dir);
-  const folder = readHfFolder(d);
+  const folder = readHfFolder(d, { int8: "keep" });
   const arch = findArchitecture(folder.config.architectures);
   if (!arch || arch.name !== task.architecture) {
     const has = folder.config.architectures?.join(", ") ?? "no architectures";
@@ -109,7 +110,7 @@ export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTa
   const config: ElectraConfig = arch.completeConfig?.(folder.config, (n) => folder.tensors.has(n)) ?? { ...folder.config };
   const labelNote = task.useModel(config, d);
   const model = createModel(arch.name, config);
-  loadIntoStore(model.store, folder.tensors, { source: folder.weightsFile });
+  loadWeights(model, folder); // a quantized folder (electra quantize) runs in int8
   const tokenizer = WordPieceTokenizer.forModel(vocab ?? folder.tokenizerFile, config.vocab_size, d);
   return { model, config, tokenizer, dir: d, labelNote };
 }

@@ -206,7 +206,11 @@ test("/ready is 503 until the model is loaded and while closing; /health is 200 
   });
 });
 
-/** Prometheus text exposition: every line a comment, a sample of a family declared by # TYPE, or blank. */
+/**
+ * Prometheus text exposition: every line a comment, a sample of a family declared by # TYPE, or blank. NaN in any
+ * case, as Prometheus reads it (Go's ParseFloat): prom-client writes "Nan" for the event-loop lag before its first
+ * sample, which a fast run can ask for.
+ */
 function parsePrometheus(text: string): Map<string, number> {
   const types = new Map<string, string>(), samples = new Map<string, number>();
   for (const line of text.split("\n")) {
