@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     threads: { type: "string", default: "2" },
     steps: { type: "string", default: "5" },
     compare: { type: "boolean", default: false },
+    // the reference's OpenMP spin: PyTorch's default, or the GOMP_SPINCOUNT electra-ts sets for itself (BENCHMARKS.md, issue 18)
+    "peer-spin": { type: "string", default: "default" },
     dtype: { type: "string", default: "fp32" },
   },
 });
@@ -49,7 +51,11 @@ const B = Number(args.batch), T = Number(args.seq), threads = Number(args.thread
 if (!["infer", "finetune", "finetune-token", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune, finetune-token or pretrain, got ${what}`);
 const dtype = parseDtype(args.dtype!);
 if (dtype === "int8" && what !== "infer") throw new Error("--dtype int8 is for --what infer (int8 models run inference only)");
+// the environment before the addon loads (src/core/native.ts then sets GOMP_SPINCOUNT for this process)
+const peerEnv = { ...process.env };
+if (args["peer-spin"] !== "default" && args["peer-spin"] !== "same") throw new Error(`--peer-spin must be default or same, got ${args["peer-spin"]}`);
 setThreads(threads);
+if (args["peer-spin"] === "same" && process.env.GOMP_SPINCOUNT !== undefined) peerEnv.GOMP_SPINCOUNT = process.env.GOMP_SPINCOUNT;
 
 const rng = new Rng(0);
 const N = B * T;
@@ -147,7 +153,7 @@ if (args.compare) {
   } else {
     const refWhat = what === "finetune-token" ? "finetune" : what;
     const r = spawnSync("/usr/bin/python3", [ref, "bench", "--what", refWhat, "--batch", String(B), "--seq", String(T), "--threads", String(threads), "--steps", String(steps)],
-      { encoding: "utf8" });
+      { encoding: "utf8", env: peerEnv });
     const line = r.stdout.trim().split("\n").pop() ?? "";
     try {
       const ref = JSON.parse(line) as { tokens_per_second: number; seconds_per_step: number };
