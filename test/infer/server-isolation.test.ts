@@ -159,7 +159,7 @@ test("a streamed body (no content-length) over the limit is a 413 answer, not a 
   const model = await Electra.load(cls, { threads: 1 });
   await withServer(model, { maxBodyBytes: 1000 }, async (port) => {
     const [status, connection, body] = await new Promise<[number | undefined, string | undefined, string]>((resolve, reject) => {
-      const req = request({ port, method: "POST", path: "/classify", headers: { "content-type": "application/json" } }, (r) => {
+      const req = request({ host: "127.0.0.1", port, method: "POST", path: "/classify", headers: { "content-type": "application/json" } }, (r) => {
         let b = "";
         r.on("data", (d: Buffer) => (b += d.toString()));
         r.on("end", () => resolve([r.statusCode, r.headers.connection, b]));
