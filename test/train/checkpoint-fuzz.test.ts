@@ -6,20 +6,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runPretrain } from "../../src/cli/pretrain.js";
-import { syntheticVocabulary, writeSyntheticCorpus } from "../../src/data/synthetic.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { readCheckpoint, STATE_FILE } from "../../src/train/pretrain-checkpoint.js";
 import { fuzz, mutateText } from "../helpers/fuzz.js";
+import { pretrainScratch } from "../helpers/pretrain.js";
 
 test("fuzz: trainer-state.json (readCheckpoint)", { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "electra-ckfuzz-"));
-  writeSyntheticCorpus(join(dir, "corpus.txt"), 60, 2);
-  writeFileSync(join(dir, "vocab.txt"), syntheticVocabulary().join("\n") + "\n");
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32 }));
+  const dir = pretrainScratch("electra-ckfuzz-", { embedding_size: 8, hidden_size: 16, num_hidden_layers: 1, intermediate_size: 32, max_position_embeddings: 32 }, 60, 2);
   const out = join(dir, "out");
   await runPretrain({
     corpus: join(dir, "corpus.txt"), vocab: join(dir, "vocab.txt"), config: join(dir, "config.json"), out, steps: 2, seed: 1, saveEvery: 0,

@@ -12,25 +12,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { syntheticVocabulary, writeSyntheticCorpus } from "../../src/data/synthetic.js";
 import { mulberry32 } from "../helpers/prng.js";
+import { pretrainScratch } from "../helpers/pretrain.js";
 
 const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
 const KILLS = Math.max(1, Number(process.env.FAULT_KILLS ?? 12) || 12);
 const STEPS = 12;
 
-function setup(): string {
-  const dir = mkdtempSync(join(tmpdir(), "electra-faults-"));
-  writeSyntheticCorpus(join(dir, "corpus.txt"), 300, 5);
-  writeFileSync(join(dir, "vocab.txt"), syntheticVocabulary().join("\n") + "\n");
-  writeFileSync(join(dir, "config.json"), JSON.stringify({
-    embedding_size: 16, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64,
-  }));
-  return dir;
-}
+const setup = () => pretrainScratch("electra-faults-");
 
 function args(dir: string, out: string, extra: string[] = []): string[] {
   return [cli, "pretrain", "--corpus", join(dir, "corpus.txt"), "--vocab", join(dir, "vocab.txt"), "--config", join(dir, "config.json"),

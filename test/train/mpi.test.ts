@@ -11,13 +11,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { mpiAddonPath } from "../../src/core/mpi.js";
-import { syntheticVocabulary, writeHabitatTask, writeSyntheticCorpus } from "../../src/data/synthetic.js";
+import { writeHabitatTask } from "../../src/data/synthetic.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import { toFloat32 } from "../../src/io/tensor-data.js";
+import { pretrainScratch } from "../helpers/pretrain.js";
 
 const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
 /** Largest |difference| of any weight between 2 ranks x batch 4 and 1 process x batch 8 after K steps (measured: ~1e-7). */
@@ -39,16 +39,7 @@ const env = {
   OMPI_MCA_btl: "self,vader", ELECTRA_PARAM_DIGESTS: "",
 };
 
-function setup(): string {
-  const dir = mkdtempSync(join(tmpdir(), "electra-mpi-"));
-  writeSyntheticCorpus(join(dir, "corpus.txt"), 300, 5);
-  writeFileSync(join(dir, "vocab.txt"), syntheticVocabulary().join("\n") + "\n");
-  writeFileSync(join(dir, "config.json"), JSON.stringify({
-    embedding_size: 16, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64,
-    hidden_dropout_prob: 0, attention_probs_dropout_prob: 0,
-  }));
-  return dir;
-}
+const setup = () => pretrainScratch("electra-mpi-", { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 });
 
 function pretrainArgs(dir: string, out: string, o: { steps: number; save: number; batch: number }, extra: string[] = []): string[] {
   return [cli, "pretrain", "--corpus", join(dir, "corpus.txt"), "--vocab", join(dir, "vocab.txt"), "--config", join(dir, "config.json"),

@@ -6,10 +6,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { syntheticVocabulary, writeSyntheticCorpus } from "../../src/data/synthetic.js";
+import { pretrainScratch } from "../helpers/pretrain.js";
 
 const cli = join(process.cwd(), "dist", "src", "cli", "main.js");
 
@@ -24,13 +23,7 @@ function sleep(ms: number) {
 }
 
 async function killAndResume(positions: "absolute" | "relative_key"): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "electra-resume-"));
-  writeSyntheticCorpus(join(dir, "corpus.txt"), 300, 5);
-  writeFileSync(join(dir, "vocab.txt"), syntheticVocabulary().join("\n") + "\n");
-  writeFileSync(join(dir, "config.json"), JSON.stringify({
-    embedding_size: 16, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64,
-    position_embedding_type: positions,
-  }));
+  const dir = pretrainScratch("electra-resume-", { position_embedding_type: positions });
   const a = join(dir, "a"), b = join(dir, "b");
   const full = spawnSync(process.execPath, args(a, dir), { encoding: "utf8" });
   assert.equal(full.status, 0, full.stderr);
