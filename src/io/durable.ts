@@ -23,7 +23,7 @@
  * here (a write, fsync, rename or removal), so that a test can stop a run between any two of them.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 
 const killAfter = Number(process.env.ELECTRA_FAULT_KILL_AFTER ?? 0);
 let operations = 0;
@@ -110,15 +110,32 @@ export function recoverFolder(dir: string): boolean {
   return true;
 }
 
+/** The temporary folders being filled now (absolute paths). */
+const filling = new Set<string>();
+
 /**
  * Replaces the folder DIR with what `fill` writes into the folder it is given, atomically and durably (the
  * steps in the header). An earlier interrupted replacement is finished first.
  */
 export function writeFolderDurable(dir: string, fill: (tmp: string) => void): void {
+  // inside a folder that another writeFolderDurable is filling (a checkpoint's model folders), the outer
+  // folder's commit makes this one durable too: written in place, fsynced once, with the outer tree
+  const at = resolve(dir);
+  if ([...filling].some((f) => at.startsWith(f + sep))) {
+    mkdirSync(dir, { recursive: true });
+    fill(dir);
+    return;
+  }
   recoverFolder(dir);
   const v = folderVersions(dir);
   mkdirSync(v.tmp, { recursive: true }); // the parent too: a first save into a new output folder
-  fill(v.tmp);
+  const tmp = resolve(v.tmp);
+  filling.add(tmp);
+  try {
+    fill(v.tmp);
+  } finally {
+    filling.delete(tmp);
+  }
   step();
   fsyncTree(v.tmp);
   rename(v.tmp, v.fresh);
