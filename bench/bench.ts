@@ -97,8 +97,9 @@ function makeStep(): () => void {
       });
     } else {
       initParams(model.store, cfg.initializer_range, 1);
+      if (what === "infer") model.encoder.packForInference(); // as Electra.load does
     }
-    const ctx = new RunContext({ train: what === "finetune", seed: 1 });
+    const ctx = new RunContext({ train: what === "finetune", seed: 1, tape: what !== "infer" });
     if (what === "infer") {
       return () => {
         ctx.arena.reset();

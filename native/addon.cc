@@ -283,6 +283,20 @@ Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// attention_infer(out[B*T,C], qkv[B*T,3C], maskbias[B*T], B, T, C, NH): HS = C / NH a multiple of 16
+Napi::Value AttentionInfer(const Napi::CallbackInfo& info) {
+  const char* fn = "attention_infer";
+  auto out = f32(info, 0, fn, "out"), qkv = f32(info, 1, fn, "qkv"), mb = f32(info, 2, fn, "maskbias");
+  int B = small(info, 3, fn, "B", 0), T = small(info, 4, fn, "T"), C = small(info, 5, fn, "C"), NH = small(info, 6, fn, "NH");
+  attention_sizes(info, fn, B, T, C, NH);
+  if ((C / NH) % 16 != 0) fail(info.Env(), fn, "head size " + std::to_string(C / NH) + " is not a multiple of 16");
+  need(info, fn, "out", out, (int64_t)B * T * C);
+  need(info, fn, "qkv", qkv, (int64_t)B * T * 3 * C);
+  need(info, fn, "maskbias", mb, (int64_t)B * T);
+  if (B > 0) K->attention_infer(out.p, qkv.p, mb.p, B, T, C, NH);
+  return info.Env().Undefined();
+}
+
 // attention_backward(dqkv[B*T,3C], ddist[2P-1,HS] | null, dout[B*T,C], qkv, probs, dist | null, P, B, T, C, NH,
 //                    dropout_p, seed)
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
@@ -476,6 +490,43 @@ Napi::Value CountNonfinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)U->count_nonfinite(x.p, x.n));
 }
 
+// align64(a): how many elements of the Float32Array a come before its first 64-byte-aligned element (0..15).
+// V8 puts a large buffer at what malloc/mmap gives, 16 bytes past a page, where every other 32-byte vector load
+// of a 64-byte row would straddle two cache lines; callers allocate 16 floats more and start there.
+Napi::Value Align64(const Napi::CallbackInfo& info) {
+  auto a = f32(info, 0, "align64", "a");
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(a.p);
+  if (addr % 4) fail(info.Env(), "align64", "the array's data is not 4-byte aligned");
+  return Napi::Number::New(info.Env(), (double)(((64 - addr % 64) % 64) / 4));
+}
+
+// ---- packed float32 weights for inference (native/packed.cc; the layout in kernels.h) ----
+
+// f32_pack_weights(packed[f32_packed_size], w[OC,IC], OC, IC)
+Napi::Value F32PackWeights(const Napi::CallbackInfo& info) {
+  const char* fn = "f32_pack_weights";
+  auto packed = f32(info, 0, fn, "packed"), w = f32(info, 1, fn, "w");
+  int OC = small(info, 2, fn, "OC"), IC = small(info, 3, fn, "IC");
+  need(info, fn, "packed", packed, f32_packed_size(OC, IC));
+  need(info, fn, "w", w, (int64_t)OC * IC);
+  f32_pack_weights(packed.p, w.p, OC, IC);
+  return info.Env().Undefined();
+}
+
+// packed_linear_forward(out[N,OC], inp[N,IC], packed, bias[OC]|null, N, IC, OC, gelu)
+Napi::Value PackedLinearForward(const Napi::CallbackInfo& info) {
+  const char* fn = "packed_linear_forward";
+  auto out = f32(info, 0, fn, "out"), inp = f32(info, 1, fn, "inp"), packed = f32(info, 2, fn, "packed");
+  auto b = f32(info, 3, fn, "bias", true);
+  int N = small(info, 4, fn, "N", 0), IC = small(info, 5, fn, "IC"), OC = small(info, 6, fn, "OC");
+  need(info, fn, "out", out, (int64_t)N * OC);
+  need(info, fn, "inp", inp, (int64_t)N * IC);
+  need(info, fn, "packed", packed, f32_packed_size(OC, IC));
+  need(info, fn, "bias", b, OC, true);
+  if (N > 0) K->packed_linear_forward(out.p, inp.p, packed.p, b.p, N, IC, OC, info[7].ToBoolean());
+  return info.Env().Undefined();
+}
+
 // ---- int8 (native/int8.cc; the packed layout in kernels.h) ----
 
 // int8_pack_weights(packed[int8_packed_size], wsum[OC] int32, w[OC,IC] int8 in [-127, 127], OC, IC)
@@ -566,6 +617,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("embeddings_backward", EmbeddingsBackward);
   def("attention_forward", AttentionForward);
   def("attention_backward", AttentionBackward);
+  def("attention_infer", AttentionInfer);
   def("dropout_forward", Dropout<true>);
   def("dropout_backward", Dropout<false>);
   def("crossentropy_forward", CrossentropyForward);
@@ -587,6 +639,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   def("use_naive", UseNaive);
   def("blas_config", BlasConfig);
   def("isa", Isa);
+  def("align64", Align64);
+  def("f32_pack_weights", F32PackWeights);
+  def("packed_linear_forward", PackedLinearForward);
   def("int8_pack_weights", Int8PackWeights);
   def("int8_gemm", Int8Gemm);
   def("int8_linear_forward", Int8LinearForward);

@@ -309,6 +309,25 @@ static inline void dropout_rows(float* dst, const float* src, int64_t base, int 
   for (int j = 0; j < n; j++) dst[j] = dropout_keep(seed, base + j, p) ? src[j] * s : 0.0f;
 }
 
+// row[0, T) = softmax(row + mb): the attention probabilities of one query (mb: the keys' additive mask bias)
+static inline void softmax_masked_row(float* row, const float* mb, int T) {
+  float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+  for (int j = 0; j < T; j++) {
+    row[j] += mb[j];
+    mx = row[j] > mx ? row[j] : mx;  // a max in any order is the same value
+  }
+  float z = 0;
+#pragma omp simd reduction(+ : z)
+  for (int j = 0; j < T; j++) {
+    row[j] = fexp(row[j] - mx);
+    z += row[j];
+  }
+  float inv = 1.0f / z;
+#pragma omp simd
+  for (int j = 0; j < T; j++) row[j] *= inv;
+}
+
 // Relative positions (dist != null): the distances i - j of a T-long sequence are rows P-T .. P+T-2 of dist, a
 // contiguous block Dsub[2T-1, HS] whose row m is distance m - (T-1). R = scale Q Dsub^T [T, 2T-1] is one sgemm;
 // score (i, j) adds R[i, i - j + T - 1].
@@ -340,20 +359,7 @@ void attention_forward(float* out, float* probs, const float* qkv, const float* 
       }
       for (int i = 0; i < T; i++) {
         float* row = S + (int64_t)i * T;
-        float mx = -INFINITY;
-        for (int j = 0; j < T; j++) {
-          row[j] += mb[j];
-          mx = std::max(mx, row[j]);
-        }
-        float z = 0;
-#pragma omp simd reduction(+ : z)
-        for (int j = 0; j < T; j++) {
-          row[j] = fexp(row[j] - mx);
-          z += row[j];
-        }
-        float inv = 1.0f / z;
-#pragma omp simd
-        for (int j = 0; j < T; j++) row[j] *= inv;
+        softmax_masked_row(row, mb, T);
         if (dropout_p > 0) dropout_rows(dropped.data() + (int64_t)i * T, row, ((int64_t)bh * T + i) * T, T, dropout_p, seed);
       }
       const float* P = dropout_p > 0 ? dropped.data() : S;
@@ -510,11 +516,17 @@ void mse_backward(float* dpred, const float* pred, const float* target, int N, f
   for (int n = 0; n < N; n++) dpred[n] = 2.0f * (pred[n] - target[n]) * scale;
 }
 
+// native/packed.cc, included after this file
+void packed_linear_forward(float* out, const float* inp, const float* packed, const float* bias, int N, int IC, int OC,
+                           bool with_gelu);
+void attention_infer(float* out, const float* qkv, const float* maskbias, int B, int T, int C, int NH);
+
 const Kernels kernels_table = {matmul_forward,       matmul_backward,       bias_gelu_forward, gelu_backward,
                       layernorm_forward,    layernorm_backward,    embeddings_forward, embeddings_backward,
                       attention_forward,    attention_backward,    dropout_forward,   dropout_backward,
                       crossentropy_forward, crossentropy_backward, bce_forward,       bce_backward,
-                      mse_forward,          mse_backward};
+                      mse_forward,          mse_backward,          packed_linear_forward,
+                      attention_infer};
 
 // ---- helpers (the Utils table) ----
 

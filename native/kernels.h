@@ -77,7 +77,28 @@ struct Kernels {
   // losses[N] = (pred - target)^2 ; dpred = 2 (pred - target) * scale
   void (*mse_forward)(float* losses, const float* pred, const float* target, int N);
   void (*mse_backward)(float* dpred, const float* pred, const float* target, int N, float scale);
+
+  // Inference (native/packed.cc): out[N,OC] = inp[N,IC] @ w[OC,IC]^T + bias (bias may be null), w prepacked by
+  // f32_pack_weights; with `gelu`, out = gelu(that), exact erf form, as bias_gelu_forward computes it.
+  void (*packed_linear_forward)(float* out, const float* inp, const float* packed, const float* bias, int N, int IC,
+                                int OC, bool gelu);
+  // Inference: out[B*T,C] of attention_forward without dropout or relative positions, keeping no probs (each
+  // thread's scores for one head live in its own scratch). Needs HS % 16 == 0 (the caller checks).
+  void (*attention_infer)(float* out, const float* qkv, const float* maskbias, int B, int T, int C, int NH);
 };
+
+// The packed float32 weights of packed_linear_forward: panels of 16 output channels, each [IC][16],
+//   packed[(p * IC + k) * 16 + lane] = w[16 p + lane, k]   (0 past OC)
+static inline int f32_panels(int OC) { return (OC + 15) / 16; }
+static inline int64_t f32_packed_size(int OC, int IC) { return (int64_t)f32_panels(OC) * IC * 16; }
+static inline void f32_pack_weights(float* packed, const float* w, int OC, int IC) {
+  for (int p = 0; p < f32_panels(OC); p++)
+    for (int k = 0; k < IC; k++)
+      for (int lane = 0; lane < 16; lane++) {
+        const int o = 16 * p + lane;
+        packed[((int64_t)p * IC + k) * 16 + lane] = o < OC ? w[(int64_t)o * IC + k] : 0.0f;
+      }
+}
 
 extern const Kernels naive;
 

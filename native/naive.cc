@@ -321,10 +321,28 @@ void int8_pack_weights(int8_t* packed, int32_t* wsum, const int8_t* w, int OC, i
 
 const Int8Kernels naive_int8 = {"naive", int8_gemm, int8_linear_forward};
 
+// reads the packed layout of kernels.h directly (so the layout itself is under test), double sums
+void packed_linear_forward(float* out, const float* inp, const float* packed, const float* bias, int N, int IC, int OC,
+                           bool with_gelu) {
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) {
+      double acc = 0;
+      for (int k = 0; k < IC; k++) acc += (double)inp[(int64_t)n * IC + k] * packed[((int64_t)(o / 16) * IC + k) * 16 + o % 16];
+      const float u = (float)(acc + (bias ? bias[o] : 0.0));
+      out[(int64_t)n * OC + o] = with_gelu ? (float)gelu(u) : u;
+    }
+}
+
+void attention_infer(float* out, const float* qkv, const float* maskbias, int B, int T, int C, int NH) {
+  std::vector<float> probs((size_t)B * NH * T * T);
+  attention_forward(out, probs.data(), qkv, maskbias, nullptr, T, B, T, C, NH, 0.0f, 0);
+}
+
 const Kernels naive = {matmul_forward,       matmul_backward,       bias_gelu_forward, gelu_backward,
                        layernorm_forward,    layernorm_backward,    embeddings_forward, embeddings_backward,
                        attention_forward,    attention_backward,    dropout_forward,   dropout_backward,
                        crossentropy_forward, crossentropy_backward, bce_forward,       bce_backward,
-                       mse_forward,          mse_backward};
+                       mse_forward,          mse_backward,          packed_linear_forward,
+                       attention_infer};
 
 }  // namespace electra

@@ -1,4 +1,5 @@
-// The fast kernels at the sse42 instruction-set level (flags in binding.gyp); see kernels.cc and int8.cc.
+// The fast kernels at the sse42 instruction-set level (flags in binding.gyp); see kernels.cc, int8.cc and packed.cc.
 #define ELECTRA_ISA_NS isa_sse42
 #include "../kernels.cc"
 #include "../int8.cc"
+#include "../packed.cc"

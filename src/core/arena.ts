@@ -1,9 +1,19 @@
 /**
  * A bump allocator for activations (llm.c keeps one allocation for all activations; shapes change here
- * with dynamic padding, so the arena grows to the largest step seen and is reused from then on).
+ * with dynamic padding, so the arena grows to the largest step seen and is reused from then on). Every
+ * buffer starts on a 64-byte boundary (a cache line).
  * Buffers handed out are NOT zeroed: every kernel that writes into one overwrites it, and the few
  * accumulators ask for `zeros`.
  */
+import { native } from "./native.js";
+
+/** n floats starting on a 64-byte boundary (native align64 says why), so that the arena's 16-float offsets are too. */
+function alignedChunk(n: number): Float32Array {
+  const raw = new Float32Array(n + 16);
+  const skip = native.align64(raw);
+  return raw.subarray(skip, skip + n);
+}
+
 export class Arena implements MarkableArena {
   private chunks: Float32Array[] = [];
   private cur: Float32Array;
@@ -12,7 +22,7 @@ export class Arena implements MarkableArena {
   private peak = 0;
 
   constructor(initialFloats = 1 << 20) {
-    this.cur = new Float32Array(initialFloats);
+    this.cur = alignedChunk(initialFloats);
   }
 
   alloc(n: number): Float32Array {
@@ -20,7 +30,7 @@ export class Arena implements MarkableArena {
     const aligned = (this.off + 15) & ~15; // 64-byte alignment for vector loads
     if (aligned + n > this.cur.length) {
       this.chunks.push(this.cur);
-      this.cur = new Float32Array(Math.max(n + 16, this.cur.length * 2));
+      this.cur = alignedChunk(Math.max(n + 16, this.cur.length * 2));
       this.off = 0;
       return this.alloc(n);
     }
@@ -41,7 +51,7 @@ export class Arena implements MarkableArena {
     if (this.chunks.length) {
       const total = this.chunks.reduce((s, c) => s + c.length, this.cur.length);
       this.chunks = [];
-      this.cur = new Float32Array(total);
+      this.cur = alignedChunk(total);
     }
     this.off = 0;
     this.used = 0;

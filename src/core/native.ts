@@ -51,6 +51,10 @@ export interface NativeAddon {
   blas_config(): string;
   /** the instruction-set level of the fast kernels: "sse4.2", "avx2" or "avx512" (native/dispatch.cc) */
   isa(): string;
+  align64(a: F32): number;
+  f32_pack_weights(packed: F32, w: F32, OC: number, IC: number): void;
+  attention_infer(out: F32, qkv: F32, maskbias: F32, B: number, T: number, C: number, NH: number): void;
+  packed_linear_forward(out: F32, inp: F32, packed: F32, bias: F32n, N: number, IC: number, OC: number, gelu: boolean): void;
   int8_pack_weights(packed: Int8Array, wsum: I32, w: Int8Array, OC: number, IC: number): void;
   int8_gemm(out: I32, a: Int8Array, packed: Int8Array, wsum: I32, N: number, IC: number, OC: number): void;
   int8_linear_forward(out: F32, inp: F32, packed: Int8Array, wsum: I32, wscale: F32, bias: F32n, N: number, IC: number, OC: number, gelu: boolean): void;

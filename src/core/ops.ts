@@ -49,6 +49,45 @@ export function matmulBackward(dinp: F32 | null, dweight: F32 | null, dbias: F32
 }
 
 /**
+ * A linear layer's float32 weights packed for inference (native/kernels.h: panels of 16 output channels, each
+ * [IC][16]); packed once when a model is loaded for inference, so they go stale if the weights change.
+ */
+export interface PackedWeights {
+  packed: F32;
+  OC: number;
+  IC: number;
+}
+
+/** A zeroed Float32Array of n elements whose data starts on a 64-byte boundary (a cache line; see native align64). */
+export function alignedFloat32(n: number): F32 {
+  const raw = new Float32Array(n + 16);
+  const skip = native.align64(raw);
+  return raw.subarray(skip, skip + n);
+}
+
+/** Packs weight[OC,IC] for packedLinearForward. */
+export function packWeights(weight: F32, OC: number, IC: number): PackedWeights {
+  const d = dims({ OC, IC });
+  check(weight, OC * IC, "f32_pack_weights", "weight [OC,IC]", d);
+  const packed = alignedFloat32(Math.ceil(OC / 16) * 16 * IC);
+  native.f32_pack_weights(packed, weight, OC, IC);
+  return { packed, OC, IC };
+}
+
+/**
+ * out[N,OC] = inp[N,IC] @ W^T + bias[OC] on packed weights (inference); with `gelu`, out = gelu(that), the
+ * bits of biasGeluForward's GELU of the same sum.
+ */
+export function packedLinearForward(out: F32, inp: F32, w: PackedWeights, bias: F32 | null, N: number, IC: number, OC: number, gelu = false): void {
+  const d = dims({ N, IC, OC });
+  if (w.IC !== IC || w.OC !== OC) throw new ShapeError(`packed_linear_forward: weights are [${w.OC},${w.IC}], expected [OC,IC] (${d})`);
+  check(out, N * OC, "packed_linear_forward", "out [N,OC]", d);
+  check(inp, N * IC, "packed_linear_forward", "inp [N,IC]", d);
+  check(bias, OC, "packed_linear_forward", "bias [OC]", d);
+  native.packed_linear_forward(out, inp, w.packed, bias, N, IC, OC, gelu);
+}
+
+/**
  * A linear layer's int8 weights as the int8 kernels read them (native/kernels.h): w[OC,IC] in [-127, 127]
  * packed in blocks of 16 output channels x 4 inputs, each channel's sum, and each channel's scale
  * (weight = w * scale[o]).
@@ -193,6 +232,24 @@ export function attentionForward(out: F32, probs: F32, qkv: F32, maskbias: F32, 
   check(maskbias, B * T, "attention_forward", "maskbias [B,T]", d);
   checkDist(dist, P, T, C / NH, "attention_forward", "dist", d);
   native.attention_forward(out, probs, qkv, maskbias, dist, P, B, T, C, NH, dropoutP, seed);
+}
+
+/**
+ * Inference: out[B*T,C] of attentionForward without dropout or relative positions, keeping no probs; the head
+ * size C / NH must be a multiple of 16 (attentionInferFits).
+ */
+export function attentionInfer(out: F32, qkv: F32, maskbias: F32, B: number, T: number, C: number, NH: number): void {
+  const d = dims({ B, T, C, NH });
+  if (!attentionInferFits(C, NH)) throw new ShapeError(`attention_infer: head size C/NH = ${C}/${NH} is not a multiple of 16`);
+  check(out, B * T * C, "attention_infer", "out [B*T,C]", d);
+  check(qkv, B * T * 3 * C, "attention_infer", "qkv [B*T,3C]", d);
+  check(maskbias, B * T, "attention_infer", "maskbias [B,T]", d);
+  native.attention_infer(out, qkv, maskbias, B, T, C, NH);
+}
+
+/** Whether attentionInfer takes heads of C / NH (a multiple of 16: its tiles are 16 wide). */
+export function attentionInferFits(C: number, NH: number): boolean {
+  return NH > 0 && C % NH === 0 && (C / NH) % 16 === 0;
 }
 
 /** dqkv[B*T,3C] = d out / d qkv; ddist[2P-1,HS] += d out / d dist (both tables null for absolute positions) */

@@ -130,7 +130,7 @@ export class Electra {
   readonly batchSize: number;
   readonly maxLength: number;
   /** one run context for every forward pass: its arena is reset, not reallocated, per batch */
-  private readonly ctx = new RunContext({ train: false });
+  private readonly ctx = new RunContext({ train: false, tape: false });
 
   private constructor(readonly dir: string, readonly kind: ModelKind, readonly config: ElectraConfig, readonly model: ElectraModel,
     readonly tokenizer: WordPieceTokenizer, readonly dtype: Dtype, opts: LoadOptions, modelMaxLength?: number) {
@@ -160,6 +160,8 @@ export class Electra {
     const model = createModel(arch.name, config);
     // a bare encoder takes the encoder of any folder; a head must find its own weights
     const { dtype } = loadWeights(model, folder, { dtype: opts.dtype, allowUnexpected: arch.kind === "encoder" ? ALL_HEAD_PREFIXES : [] });
+    // float32: the Linear weights packed once for the inference kernel (this object never trains)
+    if (dtype === "fp32") model.encoder.packForInference();
     return new Electra(d, arch.kind, config, model, tokenizer, dtype, opts, folder.modelMaxLength);
   }
 

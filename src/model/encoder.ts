@@ -27,16 +27,23 @@ export interface Batch {
   attentionMask: Int32Array;
 }
 
-/** Where a forward pass runs: its activation arena, whether dropout is on, and the dropout seeds. */
+/**
+ * Where a forward pass runs: its activation arena, whether dropout is on, the dropout seeds, and whether the
+ * pass keeps the tape a backward pass needs. Without the tape (`tape: false`, inference), each layer's
+ * temporaries are released as soon as the layer is done, so every layer reuses the same few megabytes, which
+ * stay in cache, instead of writing ~19 MB of fresh memory per layer at 8 x 128 (ELECTRA-Small).
+ */
 export class RunContext {
   readonly arena: Arena;
   train: boolean;
   readonly rng: Rng;
+  readonly tape: boolean;
 
-  constructor(opts: { train?: boolean; seed?: number; arena?: Arena } = {}) {
+  constructor(opts: { train?: boolean; seed?: number; arena?: Arena; tape?: boolean } = {}) {
     this.train = opts.train ?? false;
     this.rng = new Rng(opts.seed ?? 0);
     this.arena = opts.arena ?? new Arena();
+    this.tape = opts.tape ?? true;
   }
 
   /** A fresh seed for one dropout site (0 when dropout is off, where it is unused). */
@@ -92,6 +99,7 @@ export interface EncoderTape {
   embSeed: number;
   /** hidden[0]: the (projected) embedding output, hidden[i]: the output of layer i. Each [N,C]. */
   hidden: Float32Array[];
+  /** empty when the pass ran without a tape (RunContext.tape false): then there is no backward pass */
   layers: LayerTape[];
 }
 
@@ -161,6 +169,25 @@ export class Encoder {
    */
   int8: Map<string, ops.Int8Weights> | null = null;
 
+  /**
+   * float32 Linear weights packed for inference (ops.packWeights), keyed like `int8`; used only by passes without
+   * a tape (RunContext.tape false), so a training pass always multiplies the live weights. null: not packed.
+   * A copy: after the weights change (training, loading), call packForInference again.
+   */
+  packed: Map<string, ops.PackedWeights> | null = null;
+
+  /** Packs the Linear weights for tape-less (inference) passes: ~the weights' size again in memory. */
+  packForInference(): void {
+    const packed = new Map<string, ops.PackedWeights>();
+    for (const group of this.linearGroups()) {
+      const first = group[0], last = group[group.length - 1];
+      const [, IC] = this.store.spec(first).shape;
+      const OC = group.reduce((n, name) => n + this.store.spec(name).shape[0], 0);
+      packed.set(first, ops.packWeights(group.length > 1 ? this.store.span(first, last) : this.store.get(first), OC, IC));
+    }
+    this.packed = packed;
+  }
+
   /** The Linear weights, grouped as the forward pass multiplies them: a layer's query, key and value are one [3C, C]. */
   linearGroups(): string[][] {
     const groups: string[][] = this.project ? [[`${this.p}embeddings_project.weight`]] : [];
@@ -172,13 +199,22 @@ export class Encoder {
     return groups;
   }
 
-  /** out[N,OC] = inp[N,IC] @ W^T + bias, W the group starting at `first`: int8 when the model has int8 weights */
-  private linear(out: Float32Array, inp: Float32Array, first: string, weight: () => Float32Array, bias: Float32Array | null,
-    N: number, IC: number, OC: number): void {
-    if (!this.int8) return ops.matmulForward(out, inp, weight(), bias, N, IC, OC);
+  /**
+   * out[N,OC] = inp[N,IC] @ W^T + bias (with `gelu`, out = gelu(that)), W the group starting at `first`: int8 when
+   * the model has int8 weights, packed float32 in a tape-less pass of a packed model, else sgemm.
+   */
+  private linear(ctx: RunContext, out: Float32Array, inp: Float32Array, first: string, weight: () => Float32Array, bias: Float32Array | null,
+    N: number, IC: number, OC: number, gelu = false): void {
+    const packed = !ctx.tape && this.packed?.get(first);
+    if (packed) return ops.packedLinearForward(out, inp, packed, bias, N, IC, OC, gelu);
+    if (!this.int8) {
+      ops.matmulForward(out, inp, weight(), gelu ? null : bias, N, IC, OC);
+      if (gelu) ops.biasGeluForward(out, out, bias, N, OC);
+      return;
+    }
     const w = this.int8.get(first);
     if (!w) throw new Error(`int8 model: no int8 weights for ${first}`);
-    ops.int8LinearForward(out, inp, w, bias, N, IC, OC);
+    ops.int8LinearForward(out, inp, w, bias, N, IC, OC, gelu);
   }
 
   forward(ctx: RunContext, batch: Batch): EncoderTape {
@@ -205,20 +241,28 @@ export class Encoder {
     if (this.project) {
       h = a.alloc(N * C);
       const w = `${this.p}embeddings_project.weight`;
-      this.linear(h, embOut, w, () => store.get(w), store.get(`${this.p}embeddings_project.bias`), N, E, C);
+      this.linear(ctx, h, embOut, w, () => store.get(w), store.get(`${this.p}embeddings_project.bias`), N, E, C);
     }
     const hidden = [h];
     const layers: LayerTape[] = [];
     for (let i = 0; i < cfg.num_hidden_layers; i++) {
-      const t = this.layerForward(ctx, i, h, maskbias, B, T);
-      layers.push(t);
-      h = t.out;
+      const out = a.alloc(N * C);
+      if (ctx.tape) {
+        layers.push(this.layerForward(ctx, i, h, maskbias, B, T, out));
+      } else {
+        // the layer's output outlives its temporaries, which the next layer reuses
+        const m = a.mark();
+        this.layerForward(ctx, i, h, maskbias, B, T, out);
+        a.release(m);
+      }
+      h = out;
       hidden.push(h);
     }
     return { batch, maskbias, embRaw, embMean, embRstd, embOut, embSeed, hidden, layers };
   }
 
-  private layerForward(ctx: RunContext, i: number, x: Float32Array, maskbias: Float32Array, B: number, T: number): LayerTape & { out: Float32Array } {
+  private layerForward(ctx: RunContext, i: number, x: Float32Array, maskbias: Float32Array, B: number, T: number,
+    out: Float32Array): LayerTape & { out: Float32Array } {
     const { cfg, store } = this;
     const l = this.layerPrefix(i), a = ctx.arena;
     const N = B * T, C = cfg.hidden_size, F = cfg.intermediate_size, NH = cfg.num_attention_heads, eps = cfg.layer_norm_eps;
@@ -226,14 +270,20 @@ export class Encoder {
     const seeds: [number, number, number] = [ctx.dropoutSeed(pAttn), ctx.dropoutSeed(pHid), ctx.dropoutSeed(pHid)];
 
     const qkv = a.alloc(N * 3 * C);
-    this.linear(qkv, x, `${l}attention.self.query.weight`, () => store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`),
+    this.linear(ctx, qkv, x, `${l}attention.self.query.weight`, () => store.span(`${l}attention.self.query.weight`, `${l}attention.self.value.weight`),
       store.span(`${l}attention.self.query.bias`, `${l}attention.self.value.bias`), N, C, 3 * C);
-    const probs = a.alloc(B * NH * T * T), att = a.alloc(N * C);
-    const dist = this.relative ? store.get(`${l}attention.self.distance_embedding.weight`) : null;
-    ops.attentionForward(att, probs, qkv, maskbias, dist, cfg.max_position_embeddings, B, T, C, NH, seeds[0] ? pAttn : 0, seeds[0]);
+    const att = a.alloc(N * C);
+    let probs = att; // (no probs kept by a tape-less pass)
+    if (!ctx.tape && !this.relative && !seeds[0] && ops.attentionInferFits(C, NH)) {
+      ops.attentionInfer(att, qkv, maskbias, B, T, C, NH);
+    } else {
+      probs = a.alloc(B * NH * T * T);
+      const dist = this.relative ? store.get(`${l}attention.self.distance_embedding.weight`) : null;
+      ops.attentionForward(att, probs, qkv, maskbias, dist, cfg.max_position_embeddings, B, T, C, NH, seeds[0] ? pAttn : 0, seeds[0]);
+    }
     const ao = a.alloc(N * C);
     const dense = (n: string) => [`${l}${n}.weight`, () => store.get(`${l}${n}.weight`)] as const;
-    this.linear(ao, att, ...dense("attention.output.dense"), store.get(`${l}attention.output.dense.bias`), N, C, C);
+    this.linear(ctx, ao, att, ...dense("attention.output.dense"), store.get(`${l}attention.output.dense.bias`), N, C, C);
     if (seeds[1]) ops.dropoutForward(ao, ao, pHid, seeds[1]);
     const sum1 = ao, h1 = a.alloc(N * C), mean1 = a.alloc(N), rstd1 = a.alloc(N);
     ops.layernormForward(h1, sum1, mean1, rstd1, ao, x, store.get(`${l}attention.output.LayerNorm.weight`),
@@ -241,18 +291,18 @@ export class Encoder {
 
     const g = a.alloc(N * F);
     let pre = g;
-    const inter = this.int8?.get(`${l}intermediate.dense.weight`);
-    if (inter) {
-      ops.int8LinearForward(g, h1, inter, store.get(`${l}intermediate.dense.bias`), N, C, F, true); // GELU fused (no pre kept: no backward)
+    const interW = dense("intermediate.dense"), interB = store.get(`${l}intermediate.dense.bias`);
+    if (this.int8 || !ctx.tape) {
+      this.linear(ctx, g, h1, ...interW, interB, N, C, F, true); // GELU fused or in place: no pre kept (no backward)
     } else {
       pre = a.alloc(N * F);
-      this.linear(pre, h1, ...dense("intermediate.dense"), null, N, C, F);
-      ops.biasGeluForward(g, pre, store.get(`${l}intermediate.dense.bias`), N, F);
+      this.linear(ctx, pre, h1, ...interW, null, N, C, F);
+      ops.biasGeluForward(g, pre, interB, N, F);
     }
     const f = a.alloc(N * C);
-    this.linear(f, g, ...dense("output.dense"), store.get(`${l}output.dense.bias`), N, F, C);
+    this.linear(ctx, f, g, ...dense("output.dense"), store.get(`${l}output.dense.bias`), N, F, C);
     if (seeds[2]) ops.dropoutForward(f, f, pHid, seeds[2]);
-    const sum2 = f, out = a.alloc(N * C), mean2 = a.alloc(N), rstd2 = a.alloc(N);
+    const sum2 = f, mean2 = a.alloc(N), rstd2 = a.alloc(N);
     ops.layernormForward(out, sum2, mean2, rstd2, f, h1, store.get(`${l}output.LayerNorm.weight`), store.get(`${l}output.LayerNorm.bias`), N, C, eps);
     return { x, qkv, probs, att, sum1, mean1, rstd1, h1, pre, g, sum2, mean2, rstd2, seeds, out };
   }
@@ -260,6 +310,7 @@ export class Encoder {
   /** Adds d loss / d parameters into the store's gradients, given d loss / d last hidden state [N,C]. */
   backward(ctx: RunContext, tape: EncoderTape, dlast: Float32Array): void {
     if (this.int8) throw new Error("an int8 model runs inference only: training needs its float32 weights (load it with dtype fp32)");
+    if (tape.layers.length !== this.cfg.num_hidden_layers) throw new Error("backward: the forward pass ran without a tape (RunContext tape: false)");
     const { cfg, store } = this;
     const { B, T } = tape.batch;
     const N = B * T, C = cfg.hidden_size, E = cfg.embedding_size;

@@ -57,7 +57,7 @@ export class Trainer<F extends Feature> {
     this.world = o.world ?? ONE_PROCESS;
     const seed = (o.seed ?? 0) ^ 0x5bd1e995;
     this.ctx = new RunContext({ train: true, seed: this.world.rank === 0 ? seed : keyedSeed(seed, this.world.rank) });
-    this.evalCtx = new RunContext({ train: false });
+    this.evalCtx = new RunContext({ train: false, tape: false });
     this.opt = new AdamW(model.store, {
       weightDecay: o.weightDecay ?? FINETUNE_WEIGHT_DECAY, layerDecay: o.layerDecay ?? 1, maxDepth: cfg.num_hidden_layers + 2,
       biasCorrection: o.biasCorrection ?? false,

@@ -1,0 +1,227 @@
+// The float32 linear layer of inference on prepacked weights: out[N,OC] = inp[N,IC] @ w^T + bias, optionally
+// GELU'd in the same pass (the intermediate layer), w packed once, at load time, into panels of 16 output
+// channels (kernels.h: f32_pack_weights). Why not sgemm: OpenBLAS packs both operands on every call; at the
+// shapes of a web request (N = 16 rows) that copy of the weights costs as much as the product, and at 8 x 128
+// a bias and GELU pass over memory follow each call. This is what onnxruntime's MLAS does (prepacked B, fused
+// epilogue); llm.c's matmul_forward is the same register-tile idea.
+//
+// The tile: 6 rows x 16 channels, 12 accumulators in ymm registers (AVX2 + FMA): per input k, 2 loads of the
+// panel, 6 broadcasts of the rows' inputs and 12 fmas; each output is one sum in k order from 0, then + bias,
+// then GELU: the same bits for any thread count or schedule. Included after kernels.cc by native/isa/*.cc
+// (one copy per instruction-set level, internal linkage); the sse4.2 level runs the same tile in plain loops.
+#include <immintrin.h>
+
+#ifndef ELECTRA_ISA_NS
+#error "compile packed.cc through native/isa/kernels_*.cc, which name its instruction-set level"
+#endif
+
+namespace electra {
+namespace ELECTRA_ISA_NS {
+namespace {
+
+constexpr int kMR = 6;          // rows per register tile
+// rows per task, a multiple of kMR: the task's packed inputs (rows x kKC floats, 96 KB) stay in L2 while its
+// panels pass under them
+constexpr int kRowBlock = 96;
+
+// One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * ldb + j] (+ bias[c0 + j]) for r < MR,
+// j < 16, k < K, storing the columns below ncols. a(r, k) is a[r * lda + k] (row-major rows), or with PA
+// a[k * kMR + r] (a block packed by pack_rows); b is a panel of packed weights (ldb 16) or attention's packed
+// keys / values. `load`: start from out's values (the sums of the previous K block) instead of 0; a sum
+// continued from its stored float is the same float as one never stored, so the blocks change no bits.
+struct TileArgs {
+  float* out;  // row 0 of the tile's rows
+  int ldo;
+  const float* a;
+  int lda;
+  const float* b;
+  int ldb, K;
+  const float* bias;  // indexed by column, or null
+  int c0, ncols;
+  bool load;
+};
+
+#if defined(__AVX2__) && defined(__FMA__)
+template <int MR, bool PA>
+void tile(const TileArgs& t) {
+  __m256 acc[MR][2];
+  const bool full = t.c0 + 16 <= t.ncols;
+  alignas(32) float s[MR][16];
+  if (!t.load) {
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  } else if (full) {
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      acc[r][0] = _mm256_loadu_ps(t.out + (int64_t)r * t.ldo + t.c0);
+      acc[r][1] = _mm256_loadu_ps(t.out + (int64_t)r * t.ldo + t.c0 + 8);
+    }
+  } else {
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < 16; j++) s[r][j] = t.c0 + j < t.ncols ? t.out[(int64_t)r * t.ldo + t.c0 + j] : 0.0f;
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      acc[r][0] = _mm256_load_ps(s[r]);
+      acc[r][1] = _mm256_load_ps(s[r] + 8);
+    }
+  }
+  const float* b = t.b;
+  for (int k = 0; k < t.K; k++, b += t.ldb) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      const __m256 x = _mm256_broadcast_ss(PA ? t.a + k * kMR + r : t.a + (int64_t)r * t.lda + k);
+      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  if (full) {  // all 16 columns: the bias added in vectors, stored straight
+    const __m256 bb0 = t.bias ? _mm256_loadu_ps(t.bias + t.c0) : _mm256_setzero_ps();
+    const __m256 bb1 = t.bias ? _mm256_loadu_ps(t.bias + t.c0 + 8) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+      float* o = t.out + (int64_t)r * t.ldo + t.c0;
+      _mm256_storeu_ps(o, t.bias ? _mm256_add_ps(acc[r][0], bb0) : acc[r][0]);
+      _mm256_storeu_ps(o + 8, t.bias ? _mm256_add_ps(acc[r][1], bb1) : acc[r][1]);
+    }
+    return;
+  }
+  // the sums leave the registers in one unrolled run of stores (an epilogue that indexed acc in a loop would
+  // make GCC keep acc in memory, stored on every k)
+#pragma GCC unroll 6
+  for (int r = 0; r < MR; r++) {
+    _mm256_store_ps(s[r], acc[r][0]);
+    _mm256_store_ps(s[r] + 8, acc[r][1]);
+  }
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < std::min(16, t.ncols - t.c0); j++)
+      t.out[(int64_t)r * t.ldo + t.c0 + j] = t.bias ? s[r][j] + t.bias[t.c0 + j] : s[r][j];
+}
+#else
+template <int MR, bool PA>
+void tile(const TileArgs& t) {
+  float acc[MR][16] = {};
+  const int n = std::min(16, t.ncols - t.c0);
+  if (t.load)
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < n; j++) acc[r][j] = t.out[(int64_t)r * t.ldo + t.c0 + j];
+  for (int k = 0; k < t.K; k++)
+    for (int r = 0; r < MR; r++) {
+      const float x = PA ? t.a[k * kMR + r] : t.a[(int64_t)r * t.lda + k];
+#pragma omp simd
+      for (int j = 0; j < 16; j++) acc[r][j] += x * t.b[(int64_t)k * t.ldb + j];  // no fma at this level (libm's is slow)
+    }
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < n; j++) t.out[(int64_t)r * t.ldo + t.c0 + j] = t.bias ? acc[r][j] + t.bias[t.c0 + j] : acc[r][j];
+}
+#endif
+
+using Tile = void (*)(const TileArgs&);
+constexpr Tile kTiles[2][kMR + 1] = {{nullptr, tile<1, false>, tile<2, false>, tile<3, false>, tile<4, false>, tile<5, false>, tile<6, false>},
+                                     {nullptr, tile<1, true>, tile<2, true>, tile<3, true>, tile<4, true>, tile<5, true>, tile<6, true>}};
+
+// rows [r0, r1) of out[., ldo] = a[., lda] @ b (+ bias) for the 16-column panel at c0, in tiles of kMR rows
+static inline void panel_rows(TileArgs t, int r0, int r1) {
+  for (int r = r0; r < r1; r += kMR) {
+    TileArgs u = t;
+    u.out = t.out + (int64_t)r * t.ldo;
+    u.a = t.a + (int64_t)r * t.lda;
+    kTiles[0][std::min(kMR, r1 - r)](u);
+  }
+}
+
+// Copies rows [0, rows) x columns [k0, k0 + kc) of a[., lda] into ap in tile order: tile i (rows 6i..6i+5) is
+// ap[i * kMR * kc + k * kMR + r]. The tile then reads its inputs in one sequential stream.
+static inline void pack_rows(float* ap, const float* a, int lda, int rows, int k0, int kc) {
+  for (int i = 0; i * kMR < rows; i++) {
+    const float* src[kMR];
+    const int n = std::min(kMR, rows - i * kMR);
+    for (int r = 0; r < kMR; r++) src[r] = a + (int64_t)(i * kMR + std::min(r, n - 1)) * lda + k0;
+    float* d = ap + (size_t)i * kMR * kc;
+    for (int k = 0; k < kc; k++)  // written in order; rows past `rows` repeat the last (their sums are never stored)
+      for (int r = 0; r < kMR; r++) d[k * kMR + r] = src[r][k];
+  }
+}
+
+// K blocks of the linear layer: a panel's slice of kKC inputs is 16 KB, which stays in L1 while the row tiles
+// of the task pass over it
+constexpr int kKC = 256;
+
+void packed_linear_forward(float* out, const float* inp, const float* packed, const float* bias, int N, int IC, int OC,
+                           bool with_gelu) {
+  const int rb = kRowBlock, panels = f32_panels(OC), row_blocks = (N + rb - 1) / rb;
+  const int nt = (int64_t)N * IC * OC < 262144 ? 1 : omp_get_max_threads();
+  // enough tasks (row block x range of panels) for the threads to even out: at least 8 per thread, so that the
+  // last to finish waits for at most an eighth of its share (8 x 128 at 2 threads: 11 row blocks alone would leave
+  // one thread 6 blocks to the other's 5). Each task walks its panels in turn, every row tile of the block
+  // against one panel while that panel's K block is in L1.
+  const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks));
+  const int per = (panels + want - 1) / want, ranges = (panels + per - 1) / per;
+#pragma omp parallel num_threads(nt)
+  {
+    Buffer<float> ap((size_t)(rb + kMR) * kKC);
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < row_blocks * ranges; t++) {
+    const int r0 = (t / ranges) * rb, r1 = std::min(N, r0 + rb);
+    const int p0 = (t % ranges) * per, p1 = std::min(panels, p0 + per);
+    for (int k0 = 0; k0 < IC; k0 += kKC) {
+      const int kc = std::min(kKC, IC - k0);
+      const bool last = k0 + kc == IC;
+      // the inputs are packed where enough panels pass over them to pay for the copy (not for a web request's
+      // 16 rows, whose tasks take a few panels each)
+      const bool pa = p1 - p0 >= 8;
+      if (pa) pack_rows(ap.data(), inp + (int64_t)r0 * IC, IC, r1 - r0, k0, kc);
+      for (int p = p0; p < p1; p++)
+        for (int r = r0; r < r1; r += kMR)
+          kTiles[pa][std::min(kMR, r1 - r)]({out + (int64_t)r * OC, OC, pa ? ap.data() + (size_t)(r - r0) * kc : inp + (int64_t)r * IC + k0, IC,
+                                              packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0});
+    }
+    if (with_gelu) {  // over the task's outputs, still in cache, in runs long enough to vectorise well
+      const int c0 = 16 * p0, c1 = std::min(OC, 16 * p1);
+      for (int r = r0; r < r1; r++) {
+        float* o = out + (int64_t)r * OC;
+#pragma omp simd
+        for (int c = c0; c < c1; c++) o[c] = gelu(o[c]);
+      }
+    }
+    }
+  }
+}
+
+// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T), S = Q Kp (the
+// tiles above, K = HS), softmax over each row with the mask bias (kernels.cc's, as attention_forward), then
+// out = S Vp, Vp = V in panels of 16 columns (K = T): V's own rows lie 3C floats apart, a stride that maps a
+// panel's 128 rows onto 4 of L1's 64 sets. scale = 1/sqrt(HS) is folded into Kp: exact when HS is a
+// power of 4 (ELECTRA's 64), else one rounding apart from scaling the sums.
+void attention_infer(float* out, const float* qkv, const float* maskbias, int B, int T, int C, int NH) {
+  const int HS = C / NH, C3 = 3 * C, keys = f32_panels(T);
+  const float scale = 1.0f / std::sqrt((float)HS);
+#pragma omp parallel num_threads(std::min(omp_get_max_threads(), B * NH))
+  {
+    Buffer<float> Kp((size_t)keys * HS * 16), Vp((size_t)T * HS), S((size_t)T * T);
+#pragma omp for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * NH; bh++) {
+      const int b = bh / NH, h = bh % NH;
+      const float* q = qkv + (int64_t)b * T * C3 + h * HS;
+      const float* k = q + C;
+      const float* v = q + 2 * C;
+      for (int p = 0; p < keys; p++)
+        for (int d = 0; d < HS; d++)
+          for (int lane = 0; lane < 16; lane++) {
+            const int j = 16 * p + lane;
+            Kp[((size_t)p * HS + d) * 16 + lane] = j < T ? scale * k[(int64_t)j * C3 + d] : 0.0f;
+          }
+      for (int j = 0; j < T; j++)
+        for (int p = 0; p < HS / 16; p++) std::memcpy(Vp.data() + ((size_t)p * T + j) * 16, v + (int64_t)j * C3 + 16 * p, 64);
+      for (int p = 0; p < keys; p++) panel_rows({S.data(), T, q, C3, Kp.data() + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false}, 0, T);
+      const float* mb = maskbias + (int64_t)b * T;
+      for (int i = 0; i < T; i++) softmax_masked_row(S.data() + (size_t)i * T, mb, T);
+      float* o = out + (int64_t)b * T * C + h * HS;
+      for (int p = 0; p < HS / 16; p++) panel_rows({o, C, S.data(), T, Vp.data() + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false}, 0, T);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ELECTRA_ISA_NS
+}  // namespace electra
