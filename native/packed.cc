@@ -20,14 +20,14 @@ namespace ELECTRA_ISA_NS {
 namespace {
 
 constexpr int kMR = 6;          // rows per register tile
-// rows per task, a multiple of kMR: the task's packed inputs (rows x kKC floats, 96 KB) stay in L2 while its
-// panels pass under them
+// rows per task, a multiple of kMR: the task's inputs (rows x kKC floats, 96 KB) stay in L2 while its panels
+// pass under them. (Copying them into tile order first, as GotoBLAS does, measured 2-3% slower here, the copy
+// costing more than the tiles' six strided input streams.)
 constexpr int kRowBlock = 96;
 
 // One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * ldb + j] (+ bias[c0 + j]) for r < MR,
-// j < 16, k < K, storing the columns below ncols. a(r, k) is a[r * lda + k] (row-major rows), or with PA
-// a[k * kMR + r] (a block packed by pack_rows); b is a panel of packed weights (ldb 16) or attention's packed
-// keys / values. `load`: start from out's values (the sums of the previous K block) instead of 0; a sum
+// j < 16, k < K, storing the columns below ncols, from rows a[r * lda + k]; b is a panel of packed weights
+// (ldb 16) or attention's packed keys / values. `load`: start from out's values (the sums of the previous K block) instead of 0; a sum
 // continued from its stored float is the same float as one never stored, so the blocks change no bits.
 struct TileArgs {
   float* out;  // row 0 of the tile's rows
@@ -42,7 +42,7 @@ struct TileArgs {
 };
 
 #if defined(__AVX2__) && defined(__FMA__)
-template <int MR, bool PA>
+template <int MR>
 void tile(const TileArgs& t) {
   __m256 acc[MR][2];
   const bool full = t.c0 + 16 <= t.ncols;
@@ -70,7 +70,7 @@ void tile(const TileArgs& t) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
-      const __m256 x = _mm256_broadcast_ss(PA ? t.a + k * kMR + r : t.a + (int64_t)r * t.lda + k);
+      const __m256 x = _mm256_broadcast_ss(t.a + (int64_t)r * t.lda + k);
       acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
     }
@@ -98,7 +98,7 @@ void tile(const TileArgs& t) {
       t.out[(int64_t)r * t.ldo + t.c0 + j] = t.bias ? s[r][j] + t.bias[t.c0 + j] : s[r][j];
 }
 #else
-template <int MR, bool PA>
+template <int MR>
 void tile(const TileArgs& t) {
   float acc[MR][16] = {};
   const int n = std::min(16, t.ncols - t.c0);
@@ -107,7 +107,7 @@ void tile(const TileArgs& t) {
       for (int j = 0; j < n; j++) acc[r][j] = t.out[(int64_t)r * t.ldo + t.c0 + j];
   for (int k = 0; k < t.K; k++)
     for (int r = 0; r < MR; r++) {
-      const float x = PA ? t.a[k * kMR + r] : t.a[(int64_t)r * t.lda + k];
+      const float x = t.a[(int64_t)r * t.lda + k];
 #pragma omp simd
       for (int j = 0; j < 16; j++) acc[r][j] += x * t.b[(int64_t)k * t.ldb + j];  // no fma at this level (libm's is slow)
     }
@@ -117,8 +117,7 @@ void tile(const TileArgs& t) {
 #endif
 
 using Tile = void (*)(const TileArgs&);
-constexpr Tile kTiles[2][kMR + 1] = {{nullptr, tile<1, false>, tile<2, false>, tile<3, false>, tile<4, false>, tile<5, false>, tile<6, false>},
-                                     {nullptr, tile<1, true>, tile<2, true>, tile<3, true>, tile<4, true>, tile<5, true>, tile<6, true>}};
+constexpr Tile kTiles[kMR + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>};
 
 // rows [r0, r1) of out[., ldo] = a[., lda] @ b (+ bias) for the 16-column panel at c0, in tiles of kMR rows
 static inline void panel_rows(TileArgs t, int r0, int r1) {
@@ -126,20 +125,7 @@ static inline void panel_rows(TileArgs t, int r0, int r1) {
     TileArgs u = t;
     u.out = t.out + (int64_t)r * t.ldo;
     u.a = t.a + (int64_t)r * t.lda;
-    kTiles[0][std::min(kMR, r1 - r)](u);
-  }
-}
-
-// Copies rows [0, rows) x columns [k0, k0 + kc) of a[., lda] into ap in tile order: tile i (rows 6i..6i+5) is
-// ap[i * kMR * kc + k * kMR + r]. The tile then reads its inputs in one sequential stream.
-static inline void pack_rows(float* ap, const float* a, int lda, int rows, int k0, int kc) {
-  for (int i = 0; i * kMR < rows; i++) {
-    const float* src[kMR];
-    const int n = std::min(kMR, rows - i * kMR);
-    for (int r = 0; r < kMR; r++) src[r] = a + (int64_t)(i * kMR + std::min(r, n - 1)) * lda + k0;
-    float* d = ap + (size_t)i * kMR * kc;
-    for (int k = 0; k < kc; k++)  // written in order; rows past `rows` repeat the last (their sums are never stored)
-      for (int r = 0; r < kMR; r++) d[k * kMR + r] = src[r][k];
+    kTiles[std::min(kMR, r1 - r)](u);
   }
 }
 
@@ -157,24 +143,15 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   // against one panel while that panel's K block is in L1.
   const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks));
   const int per = (panels + want - 1) / want, ranges = (panels + per - 1) / per;
-#pragma omp parallel num_threads(nt)
-  {
-    Buffer<float> ap((size_t)(rb + kMR) * kKC);
-#pragma omp for schedule(dynamic, 1)
-    for (int t = 0; t < row_blocks * ranges; t++) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int t = 0; t < row_blocks * ranges; t++) {
     const int r0 = (t / ranges) * rb, r1 = std::min(N, r0 + rb);
     const int p0 = (t % ranges) * per, p1 = std::min(panels, p0 + per);
     for (int k0 = 0; k0 < IC; k0 += kKC) {
       const int kc = std::min(kKC, IC - k0);
       const bool last = k0 + kc == IC;
-      // the inputs are packed where enough panels pass over them to pay for the copy (not for a web request's
-      // 16 rows, whose tasks take a few panels each)
-      const bool pa = p1 - p0 >= 8;
-      if (pa) pack_rows(ap.data(), inp + (int64_t)r0 * IC, IC, r1 - r0, k0, kc);
       for (int p = p0; p < p1; p++)
-        for (int r = r0; r < r1; r += kMR)
-          kTiles[pa][std::min(kMR, r1 - r)]({out + (int64_t)r * OC, OC, pa ? ap.data() + (size_t)(r - r0) * kc : inp + (int64_t)r * IC + k0, IC,
-                                              packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0});
+        panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, r0, r1);
     }
     if (with_gelu) {  // over the task's outputs, still in cache, in runs long enough to vectorise well
       const int c0 = 16 * p0, c1 = std::min(OC, 16 * p1);
@@ -183,7 +160,6 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
 #pragma omp simd
         for (int c = c0; c < c1; c++) o[c] = gelu(o[c]);
       }
-    }
     }
   }
 }
@@ -196,7 +172,9 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
 void attention_infer(float* out, const float* qkv, const float* maskbias, int B, int T, int C, int NH) {
   const int HS = C / NH, C3 = 3 * C, keys = f32_panels(T);
   const float scale = 1.0f / std::sqrt((float)HS);
-#pragma omp parallel num_threads(std::min(omp_get_max_threads(), B * NH))
+  // a web request's attention (16 tokens: ~0.1 MFLOP a layer) is over before a second thread would wake
+  const int64_t work = (int64_t)B * NH * T * T * HS;
+#pragma omp parallel num_threads(work < (1 << 20) ? 1 : std::min(omp_get_max_threads(), B * NH))
   {
     Buffer<float> Kp((size_t)keys * HS * 16), Vp((size_t)T * HS), S((size_t)T * T);
 #pragma omp for schedule(dynamic, 1)
