@@ -3,12 +3,14 @@
  * step (bench/flops.ts's workloadGemms; for training steps also the two backward products of each, as
  * matmul_backward computes them), timed alone through the same kernels the model calls, with the same
  * threads. bench.ts's GFLOP/s divided by this rate is how close a workload runs to what the GEMMs allow.
+ * Inference multiplies prepacked weights (native/packed.cc, as Electra.load sets up), so `--what infer` times
+ * that kernel (its weights packed once, outside the timing), and `--sgemm` OpenBLAS's sgemm on the same shapes.
  *
  *   node dist/bench/gemm.js --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5]
  */
 import { parseArgs } from "node:util";
 import { getThreads, setThreads } from "../src/core/native.js";
-import { matmulBackward, matmulForward } from "../src/core/ops.js";
+import { alignedFloat32, matmulBackward, matmulForward, packedLinearForward, packWeights } from "../src/core/ops.js";
 import { parseConfig } from "../src/model/config.js";
 import { gemmFlops, workloadGemms, type WorkloadShape } from "./flops.js";
 import { SMALL, SMALL_GENERATOR, stepTimes } from "./sizes.js";
@@ -16,7 +18,7 @@ import { SMALL, SMALL_GENERATOR, stepTimes } from "./sizes.js";
 const { values: args } = parseArgs({
   options: {
     what: { type: "string", default: "infer" }, batch: { type: "string", default: "8" }, seq: { type: "string", default: "128" },
-    threads: { type: "string", default: "2" }, steps: { type: "string", default: "5" },
+    threads: { type: "string", default: "2" }, steps: { type: "string", default: "5" }, sgemm: { type: "boolean", default: false },
   },
 });
 const what = args.what as WorkloadShape["what"];
@@ -29,16 +31,25 @@ const shape: WorkloadShape = {
 };
 const gemms = workloadGemms(shape);
 const train = what !== "infer";
+const packed = !train && !args.sgemm;
+/** an aligned array filled in place (map would return a fresh, unaligned one) */
+const filled = (n: number, f: (i: number) => number) => {
+  const a = alignedFloat32(n);
+  for (let i = 0; i < n; i++) a[i] = f(i);
+  return a;
+};
 const buffers = gemms.map((g) => ({
-  g, inp: Float32Array.from({ length: g.N * g.IC }, (_, i) => Math.sin(i)), weight: Float32Array.from({ length: g.OC * g.IC }, (_, i) => Math.cos(i) * 0.02),
-  out: new Float32Array(g.N * g.OC), dinp: new Float32Array(g.N * g.IC), dweight: new Float32Array(g.OC * g.IC),
-}));
+  // 64-byte aligned, as the model's arena hands out
+  g, inp: filled(g.N * g.IC, (i) => Math.sin(i)), weight: filled(g.OC * g.IC, (i) => Math.cos(i) * 0.02),
+  out: alignedFloat32(g.N * g.OC), dinp: alignedFloat32(g.N * g.IC), dweight: alignedFloat32(g.OC * g.IC),
+})).map((b) => ({ ...b, packed: packed ? packWeights(b.weight, b.g.OC, b.g.IC) : null }));
 const once = () => {
   for (const b of buffers) {
-    matmulForward(b.out, b.inp, b.weight, null, b.g.N, b.g.IC, b.g.OC);
+    if (b.packed) packedLinearForward(b.out, b.inp, b.packed, null, b.g.N, b.g.IC, b.g.OC);
+    else matmulForward(b.out, b.inp, b.weight, null, b.g.N, b.g.IC, b.g.OC);
     if (train) matmulBackward(b.dinp, b.dweight, null, b.out, b.inp, b.weight, b.g.N, b.g.IC, b.g.OC);
   }
 };
 const { median } = stepTimes(once, steps, 1);
 const flops = gemms.reduce((s, g) => s + gemmFlops(g), 0) * (train ? 3 : 1);
-console.log(JSON.stringify({ impl: "sgemm on the workload's shapes", what, batch: B, seq: T, threads: getThreads(), gemms: gemms.length * (train ? 3 : 1), seconds: +median.toFixed(5), gflops_per_second: +(flops / median / 1e9).toFixed(1) }));
+console.log(JSON.stringify({ impl: `${packed ? "packed_linear_forward" : "sgemm"} on the workload's shapes`, what, batch: B, seq: T, threads: getThreads(), gemms: gemms.length * (train ? 3 : 1), seconds: +median.toFixed(5), gflops_per_second: +(flops / median / 1e9).toFixed(1) }));
