@@ -99,6 +99,14 @@ inline void block_avx2(const Epilogue& e, const int8_t* a, int lda, const int8_t
     const int row = r0 + r;
     if (e.iout) {
       std::memcpy(e.iout + (int64_t)row * e.OC + o0, s, sizeof(int32_t) * n);
+    } else if (n == 16) {
+      // dequantize() in vectors: fma((float)acc, as * ws, bias), or the product alone: the same roundings
+      float* out = e.fout + (int64_t)row * e.OC + o0;
+      const __m256 as = _mm256_set1_ps(e.ascale[row]);
+      for (int h = 0; h < 2; h++) {
+        const __m256 x = _mm256_cvtepi32_ps(acc[r][h]), sc = _mm256_mul_ps(as, _mm256_loadu_ps(e.wscale + o0 + 8 * h));
+        _mm256_storeu_ps(out + 8 * h, e.bias ? _mm256_fmadd_ps(x, sc, _mm256_loadu_ps(e.bias + o0 + 8 * h)) : _mm256_mul_ps(x, sc));
+      }
     } else {
       float* out = e.fout + (int64_t)row * e.OC + o0;
       const float as = e.ascale[row];
