@@ -4,7 +4,8 @@
  * to the task the registry picks.
  */
 import { Command, Option } from "commander";
-import { int, MPI_TIMEOUT_HELP, nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
+import { DTYPE_HELP, int, MPI_TIMEOUT_HELP, nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
+import type { Dtype } from "../model/quantize.js";
 import cliProgress from "cli-progress";
 import { getWorld } from "../core/mpi.js";
 import { setThreads } from "../core/native.js";
@@ -227,13 +228,14 @@ export interface EvaluateCliOptions extends DataCliOptions {
   batchSize: number;
   maxSeqLength?: number;
   threads?: number;
+  dtype?: Dtype;
 }
 
 export async function runEvaluate(o: EvaluateCliOptions): Promise<EvaluateResult> {
   checkInputs(o);
   if (o.threads) setThreads(o.threads);
   const split = o.split ?? (o.validationFile ? o.validationFile : o.testFile && !o.dataDir ? o.testFile : "dev");
-  return evaluate({ ...dataOptions(o), task: o.task, model: o.model, split, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength });
+  return evaluate({ ...dataOptions(o), task: o.task, model: o.model, split, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength, dtype: o.dtype });
 }
 
 export function evaluateCommand(): Command {
@@ -248,6 +250,7 @@ export function evaluateCommand(): Command {
     .option("--batch-size <n>", "evaluation batch size", positive, 64)
     .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", positive)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
+    .addOption(new Option("--dtype <dtype>", DTYPE_HELP).choices(["fp32", "int8"]))
     .action(async (o: EvaluateCliOptions) => {
       const r = await runEvaluate(o);
       if (r.label_note) console.error(`note: ${r.label_note}`);
@@ -265,7 +268,7 @@ export async function runPredict(o: PredictCliOptions): Promise<PredictResult> {
   if (o.threads) setThreads(o.threads);
   const split = o.split ?? o.testFile ?? o.validationFile;
   if (!split) throw new Error("give --split dev|test (with --data-dir) or --test-file FILE");
-  return predict({ ...dataOptions(o), task: o.task, model: o.model, split, out: o.out, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength, decimals: o.decimals });
+  return predict({ ...dataOptions(o), task: o.task, model: o.model, split, out: o.out, vocab: o.vocab, batchSize: o.batchSize, maxSeqLength: o.maxSeqLength, decimals: o.decimals, dtype: o.dtype });
 }
 
 export function predictCommand(): Command {
@@ -282,6 +285,7 @@ export function predictCommand(): Command {
     .option("--max-seq-length <n>", "tokens per example or window (default: the task's, 128)", positive)
     .option("--decimals <n>", "decimal places of regression scores", nonNegative, 3)
     .addOption(new Option("--threads <n>", THREADS_HELP).argParser(positive))
+    .addOption(new Option("--dtype <dtype>", DTYPE_HELP).choices(["fp32", "int8"]))
     .action(async (o: PredictCliOptions) => {
       const r = await runPredict(o);
       if (r.label_note) console.error(`note: ${r.label_note}`);

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
 import type { Dtype } from "../model/quantize.js";
 import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "../infer/token-aggregation.js";
-import { nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
+import { DTYPE_HELP, nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
 
 interface Common {
   model: string;
@@ -20,7 +20,6 @@ interface Common {
 /** Electra.load's options from the common flags. */
 const loadOptions = (o: Common) => ({ threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength, dtype: o.dtype });
 
-const DTYPE_HELP = "fp32, or int8: the encoder's Linear layers in int8, a float32 folder quantized as it loads (see electra quantize) (default: what the folder holds)";
 
 /** Texts from the arguments, else --file, else standard input; one per line; with --pairs, "A<TAB>B". */
 function readInputs(args: string[], o: Common): TextInput[] {

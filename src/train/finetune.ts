@@ -33,6 +33,7 @@ import {
   FINETUNE_BATCH_SIZE, FINETUNE_CLIP_NORM, FINETUNE_WARMUP_PROPORTION, FINETUNE_WEIGHT_DECAY, median, modelSize,
 } from "../tasks/hyperparameters.js";
 import { initHead, loadTaskModel, modelForStart, pretrainedStart, randomStart, saveTaskModel } from "./model-folder.js";
+import type { Dtype } from "../model/quantize.js";
 import { learningRate } from "./pretrain.js";
 import { Trainer } from "./trainer.js";
 import { writeFileDurable } from "../io/durable.js";
@@ -335,11 +336,14 @@ export interface EvaluateOptions extends DataOptions {
   maxSeqLength?: number;
   /** read at most this many examples */
   maxExamples?: number;
+  /** fp32 or int8 (default: what the folder holds; int8 quantizes a float32 folder as it loads) */
+  dtype?: Dtype;
 }
 
 export interface EvaluateResult {
   task: string;
   split: string;
+  dtype: Dtype;
   examples: number;
   main_metric: string;
   main: number;
@@ -350,7 +354,8 @@ export interface EvaluateResult {
 
 async function runModel(o: EvaluateOptions & { split: string }) {
   const task = createTask(o.task, { ...o, maxEvalExamples: o.maxExamples ?? o.maxEvalExamples }) as Task<unknown>;
-  const lm = loadTaskModel(o.model, task, o.vocab);
+  const lm = loadTaskModel(o.model, task, o.vocab, o.dtype);
+  if (lm.dtype === "fp32") lm.model.encoder.packForInference(); // scoring never trains: the inference kernels
   const maxSeqLength = o.maxSeqLength ?? Math.min(task.defaults(lm.config).maxSeqLength, lm.config.max_position_embeddings);
   check(maxSeqLength <= lm.config.max_position_embeddings, `--max-seq-length ${maxSeqLength} exceeds the model's max_position_embeddings ${lm.config.max_position_embeddings}`);
   const split = task.split(o.split);
@@ -368,7 +373,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvaluateResult> {
   if (!r.split.labelled) throw new Error(`${r.task.displayName} ${r.split.name} has no labels to score against: use \`electra predict\``);
   const sc = r.task.score(r.split.examples, r.preds);
   return {
-    task: r.task.name, split: r.split.name, examples: r.split.examples.length, main_metric: r.task.mainMetric, main: sc.main, metrics: sc.metrics,
+    task: r.task.name, split: r.split.name, dtype: r.lm.dtype, examples: r.split.examples.length, main_metric: r.task.mainMetric, main: sc.main, metrics: sc.metrics,
     seconds: (performance.now() - t0) / 1000, ...(r.lm.labelNote ? { label_note: r.lm.labelNote } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { Rng } from "../core/rng.js";
 import { WordPieceTokenizer } from "../data/tokenizer.js";
 import { loadIntoStore, modelDir, readHfFolder, saveHfFolder, tokenizerFilesIn, type HfFolder } from "../io/hf-folder.js";
-import { loadWeights } from "../model/quantize.js";
+import { loadWeights, type Dtype } from "../model/quantize.js";
 import type { TensorData } from "../io/tensor-data.js";
 import { parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ElectraModel } from "../model/head.js";
@@ -96,10 +96,16 @@ export interface LoadedTaskModel {
   dir: string;
   /** set when the model's labels were mapped to the task's by position */
   labelNote?: string;
+  /** what the encoder's Linear layers run in */
+  dtype: Dtype;
 }
 
 /** Loads a fine-tuned folder for a task: its architecture must be the task's; the task takes its labels. */
-export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTaskModel {
+/**
+ * A fine-tuned folder for `task`. `dtype`: as Electra.load's (default: what the folder holds; int8 quantizes a
+ * float32 folder as it loads); the result's dtype says which the model runs.
+ */
+export function loadTaskModel(dir: string, task: Task, vocab?: string, dtype?: Dtype): LoadedTaskModel {
   const d = modelDir(dir);
   const folder = readHfFolder(d, { int8: "keep" });
   const arch = findArchitecture(folder.config.architectures);
@@ -110,7 +116,7 @@ export function loadTaskModel(dir: string, task: Task, vocab?: string): LoadedTa
   const config: ElectraConfig = arch.completeConfig?.(folder.config, (n) => folder.tensors.has(n)) ?? { ...folder.config };
   const labelNote = task.useModel(config, d);
   const model = createModel(arch.name, config);
-  loadWeights(model, folder); // a quantized folder (electra quantize) runs in int8
+  const loaded = loadWeights(model, folder, { dtype }); // a quantized folder (electra quantize) runs in int8 by default
   const tokenizer = WordPieceTokenizer.forModel(vocab ?? folder.tokenizerFile, config.vocab_size, d);
-  return { model, config, tokenizer, dir: d, labelNote };
+  return { model, config, tokenizer, dir: d, labelNote, dtype: loaded.dtype };
 }

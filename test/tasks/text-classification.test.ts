@@ -68,6 +68,11 @@ test("a CSV with string labels: pos / neg become id2label; classify answers pos;
   assert.equal(b.label, "neg");
   const ev = await runEvaluate({ task: "text-classification", model: out, validationFile: dev, batchSize: 64 });
   assert.equal(ev.metrics.accuracy, r.median.accuracy);
+  assert.equal(ev.dtype, "fp32");
+  // --dtype int8 scores the float32 folder quantized as it loads: at most one of the 12 answers may move
+  const ev8 = await runEvaluate({ task: "text-classification", model: out, validationFile: dev, batchSize: 64, dtype: "int8" });
+  assert.equal(ev8.dtype, "int8");
+  assert.ok(Math.abs(ev8.metrics.accuracy - ev.metrics.accuracy) <= 1 / 12 + 1e-9, `int8 accuracy ${ev8.metrics.accuracy} vs ${ev.metrics.accuracy}`);
   const p = await runPredict({ task: "text-classification", model: out, testFile: dev, out: join(tmp, "preds") + "/", batchSize: 64, decimals: 3 });
   const rows = readFileSync(p.file, "utf8").trim().split("\n");
   assert.equal(rows[0], "index\tprediction");
