@@ -164,11 +164,12 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   }
 }
 
-// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T), S = Q Kp (the
-// tiles above, K = HS), softmax over each row with the mask bias (kernels.cc's, as attention_forward), then
-// out = S Vp, Vp = V in panels of 16 columns (K = T): V's own rows lie 3C floats apart, a stride that maps a
-// panel's 128 rows onto 4 of L1's 64 sets. scale = 1/sqrt(HS) is folded into Kp: exact when HS is a
-// power of 4 (ELECTRA's 64), else one rounding apart from scaling the sums.
+// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T), then for each
+// tile of 6 queries: their scores S = Q Kp (the tiles above, K = HS; 6 x T floats, in L1), softmax over each row
+// with the mask bias (kernels.cc's, as attention_forward), out = S Vp, Vp = V in panels of 16 columns (K = T):
+// V's own rows lie 3C floats apart, a stride that maps a panel's 128 rows onto 4 of L1's 64 sets. scale =
+// 1/sqrt(HS) is folded into Kp: exact when HS is a power of 4 (ELECTRA's 64), else one rounding apart from
+// scaling the sums.
 void attention_infer(float* out, const float* qkv, const float* maskbias, int B, int T, int C, int NH) {
   const int HS = C / NH, C3 = 3 * C, keys = f32_panels(T);
   const float scale = 1.0f / std::sqrt((float)HS);
@@ -176,7 +177,7 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
   const int64_t work = (int64_t)B * NH * T * T * HS;
 #pragma omp parallel num_threads(work < (1 << 20) ? 1 : std::min(omp_get_max_threads(), B * NH))
   {
-    Buffer<float> Kp((size_t)keys * HS * 16), Vp((size_t)T * HS), S((size_t)T * T);
+    Buffer<float> Kp((size_t)keys * HS * 16), Vp((size_t)T * HS), S((size_t)kMR * T);
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
@@ -191,11 +192,15 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
           }
       for (int j = 0; j < T; j++)
         for (int p = 0; p < HS / 16; p++) std::memcpy(Vp.data() + ((size_t)p * T + j) * 16, v + (int64_t)j * C3 + 16 * p, 64);
-      for (int p = 0; p < keys; p++) panel_rows({S.data(), T, q, C3, Kp.data() + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false}, 0, T);
       const float* mb = maskbias + (int64_t)b * T;
-      for (int i = 0; i < T; i++) softmax_masked_row(S.data() + (size_t)i * T, mb, T);
       float* o = out + (int64_t)b * T * C + h * HS;
-      for (int p = 0; p < HS / 16; p++) panel_rows({o, C, S.data(), T, Vp.data() + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false}, 0, T);
+      // one tile of queries at a time: its scores (kMR x T, in L1), their softmax, their output
+      for (int i0 = 0; i0 < T; i0 += kMR) {
+        const Tile tl = kTiles[std::min(kMR, T - i0)];
+        for (int p = 0; p < keys; p++) tl({S.data(), T, q + (int64_t)i0 * C3, C3, Kp.data() + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false});
+        for (int r = 0; r < std::min(kMR, T - i0); r++) softmax_masked_row(S.data() + (size_t)r * T, mb, T);
+        for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S.data(), T, Vp.data() + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false});
+      }
     }
   }
 }
