@@ -10,7 +10,8 @@
  */
 import { parseArgs } from "node:util";
 import { getThreads, setThreads } from "../src/core/native.js";
-import { alignedFloat32, matmulBackward, matmulForward, packedLinearForward, packWeights } from "../src/core/ops.js";
+import { alignedFloat32 } from "../src/core/arena.js";
+import { matmulBackward, matmulForward, packedLinearForward, packWeights } from "../src/core/ops.js";
 import { parseConfig } from "../src/model/config.js";
 import { gemmFlops, workloadGemms, type WorkloadShape } from "./flops.js";
 import { SMALL, SMALL_GENERATOR, stepTimes } from "./sizes.js";

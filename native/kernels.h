@@ -91,14 +91,16 @@ struct Kernels {
 //   packed[(p * IC + k) * 16 + lane] = w[16 p + lane, k]   (0 past OC)
 static inline int f32_panels(int OC) { return (OC + 15) / 16; }
 static inline int64_t f32_packed_size(int OC, int IC) { return (int64_t)f32_panels(OC) * IC * 16; }
-static inline void f32_pack_weights(float* packed, const float* w, int OC, int IC) {
+// the same layout from rows ldw floats apart, each element times scale (attention's keys: w = K, scale 1/sqrt(HS))
+static inline void f32_pack_rows(float* packed, const float* w, int64_t ldw, int OC, int IC, float scale) {
   for (int p = 0; p < f32_panels(OC); p++)
     for (int k = 0; k < IC; k++)
       for (int lane = 0; lane < 16; lane++) {
         const int o = 16 * p + lane;
-        packed[((int64_t)p * IC + k) * 16 + lane] = o < OC ? w[(int64_t)o * IC + k] : 0.0f;
+        packed[((int64_t)p * IC + k) * 16 + lane] = o < OC ? scale * w[(int64_t)o * ldw + k] : 0.0f;
       }
 }
+static inline void f32_pack_weights(float* packed, const float* w, int OC, int IC) { f32_pack_rows(packed, w, IC, OC, IC, 1.0f); }
 
 extern const Kernels naive;
 

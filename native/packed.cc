@@ -27,8 +27,9 @@ constexpr int kRowBlock = 96;
 
 // One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * ldb + j] (+ bias[c0 + j]) for r < MR,
 // j < 16, k < K, storing the columns below ncols, from rows a[r * lda + k]; b is a panel of packed weights
-// (ldb 16) or attention's packed keys / values. `load`: start from out's values (the sums of the previous K block) instead of 0; a sum
-// continued from its stored float is the same float as one never stored, so the blocks change no bits.
+// (ldb 16) or attention's packed keys / values. `load`: start from out's values (the sums of the previous K
+// block) instead of 0; a sum continued from its stored float is the same float as one never stored, so the
+// blocks change no bits.
 struct TileArgs {
   float* out;  // row 0 of the tile's rows
   int ldo;
@@ -164,9 +165,10 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   }
 }
 
-// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T), then for each
-// tile of 6 queries: their scores S = Q Kp (the tiles above, K = HS; 6 x T floats, in L1), softmax over each row
-// with the mask bias (kernels.cc's, as attention_forward), out = S Vp, Vp = V in panels of 16 columns (K = T):
+// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T; f32_pack_rows,
+// the weights' layout), then for each tile of 6 queries: their scores S = Q Kp (the tiles above, K = HS; 6 x T
+// floats, in L1), softmax over each row with the mask bias (kernels.cc's, as attention_forward), out = S Vp,
+// Vp = V in panels of 16 columns (K = T):
 // V's own rows lie 3C floats apart, a stride that maps a panel's 128 rows onto 4 of L1's 64 sets. scale =
 // 1/sqrt(HS) is folded into Kp: exact when HS is a power of 4 (ELECTRA's 64), else one rounding apart from
 // scaling the sums.
@@ -184,12 +186,7 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
       const float* q = qkv + (int64_t)b * T * C3 + h * HS;
       const float* k = q + C;
       const float* v = q + 2 * C;
-      for (int p = 0; p < keys; p++)
-        for (int d = 0; d < HS; d++)
-          for (int lane = 0; lane < 16; lane++) {
-            const int j = 16 * p + lane;
-            Kp[((size_t)p * HS + d) * 16 + lane] = j < T ? scale * k[(int64_t)j * C3 + d] : 0.0f;
-          }
+      f32_pack_rows(Kp.data(), k, C3, T, HS, scale);  // the keys as a linear layer's weights: [T, HS]
       for (int j = 0; j < T; j++)
         for (int p = 0; p < HS / 16; p++) std::memcpy(Vp.data() + ((size_t)p * T + j) * 16, v + (int64_t)j * C3 + 16 * p, 64);
       const float* mb = maskbias + (int64_t)b * T;

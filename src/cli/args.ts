@@ -29,8 +29,10 @@ export const num = (v: string): number => {
   return n;
 };
 
-/** The --threads help: what src/core/native.ts uses when the flag is not given. */
+/** The --dtype help of the commands that load a model (classify ..., serve, evaluate, predict). */
 export const DTYPE_HELP = "fp32, or int8: the encoder's Linear layers in int8, a float32 folder quantized as it loads (see electra quantize) (default: what the folder holds)";
+
+/** The --threads help: what src/core/native.ts uses when the flag is not given. */
 export const THREADS_HELP = "threads (default: ELECTRA_THREADS, else OMP_NUM_THREADS, else all cores)";
 
 /** The --mpi-timeout help (src/core/mpi.ts). */

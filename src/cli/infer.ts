@@ -20,7 +20,6 @@ interface Common {
 /** Electra.load's options from the common flags. */
 const loadOptions = (o: Common) => ({ threads: o.threads, batchSize: o.batchSize, maxLength: o.maxSeqLength, dtype: o.dtype });
 
-
 /** Texts from the arguments, else --file, else standard input; one per line; with --pairs, "A<TAB>B". */
 function readInputs(args: string[], o: Common): TextInput[] {
   // missing paths first: a wrong --model should not wait for standard input, nor load anything

@@ -7,8 +7,11 @@
  */
 import { native } from "./native.js";
 
-/** n floats starting on a 64-byte boundary (native align64 says why), so that the arena's 16-float offsets are too. */
-function alignedChunk(n: number): Float32Array {
+/**
+ * A zeroed Float32Array of n elements whose data starts on a 64-byte boundary, a cache line (native align64 says
+ * why): the arena's chunks, so that its 16-float offsets are too, and the packed inference weights.
+ */
+export function alignedFloat32(n: number): Float32Array {
   const raw = new Float32Array(n + 16);
   const skip = native.align64(raw);
   return raw.subarray(skip, skip + n);
@@ -22,7 +25,7 @@ export class Arena implements MarkableArena {
   private peak = 0;
 
   constructor(initialFloats = 1 << 20) {
-    this.cur = alignedChunk(initialFloats);
+    this.cur = alignedFloat32(initialFloats);
   }
 
   alloc(n: number): Float32Array {
@@ -30,7 +33,7 @@ export class Arena implements MarkableArena {
     const aligned = (this.off + 15) & ~15; // 64-byte alignment for vector loads
     if (aligned + n > this.cur.length) {
       this.chunks.push(this.cur);
-      this.cur = alignedChunk(Math.max(n + 16, this.cur.length * 2));
+      this.cur = alignedFloat32(Math.max(n + 16, this.cur.length * 2));
       this.off = 0;
       return this.alloc(n);
     }
@@ -51,7 +54,7 @@ export class Arena implements MarkableArena {
     if (this.chunks.length) {
       const total = this.chunks.reduce((s, c) => s + c.length, this.cur.length);
       this.chunks = [];
-      this.cur = alignedChunk(total);
+      this.cur = alignedFloat32(total);
     }
     this.off = 0;
     this.used = 0;

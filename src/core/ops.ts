@@ -5,6 +5,7 @@
  * argument in its error, before anything reaches native code. Forward and backward take their
  * arguments in the same order; "+=" marks gradients that accumulate.
  */
+import { alignedFloat32 } from "./arena.js";
 import { native } from "./native.js";
 
 type F32 = Float32Array;
@@ -58,13 +59,6 @@ export interface PackedWeights {
   IC: number;
 }
 
-/** A zeroed Float32Array of n elements whose data starts on a 64-byte boundary (a cache line; see native align64). */
-export function alignedFloat32(n: number): F32 {
-  const raw = new Float32Array(n + 16);
-  const skip = native.align64(raw);
-  return raw.subarray(skip, skip + n);
-}
-
 /** Packs weight[OC,IC] for packedLinearForward. */
 export function packWeights(weight: F32, OC: number, IC: number): PackedWeights {
   const d = dims({ OC, IC });
@@ -79,12 +73,17 @@ export function packWeights(weight: F32, OC: number, IC: number): PackedWeights 
  * bits of biasGeluForward's GELU of the same sum.
  */
 export function packedLinearForward(out: F32, inp: F32, w: PackedWeights, bias: F32 | null, N: number, IC: number, OC: number, gelu = false): void {
-  const d = dims({ N, IC, OC });
-  if (w.IC !== IC || w.OC !== OC) throw new ShapeError(`packed_linear_forward: weights are [${w.OC},${w.IC}], expected [OC,IC] (${d})`);
-  check(out, N * OC, "packed_linear_forward", "out [N,OC]", d);
-  check(inp, N * IC, "packed_linear_forward", "inp [N,IC]", d);
-  check(bias, OC, "packed_linear_forward", "bias [OC]", d);
+  checkPackedLinear("packed_linear_forward", out, inp, w, bias, N, IC, OC);
   native.packed_linear_forward(out, inp, w.packed, bias, N, IC, OC, gelu);
+}
+
+/** The shapes of a linear layer on weights packed ahead (float32 or int8): theirs [OC,IC], out, inp, bias. */
+function checkPackedLinear(op: string, out: F32, inp: F32, w: { OC: number; IC: number }, bias: F32 | null, N: number, IC: number, OC: number): void {
+  const d = dims({ N, IC, OC });
+  if (w.IC !== IC || w.OC !== OC) throw new ShapeError(`${op}: weights are [${w.OC},${w.IC}], expected [OC,IC] (${d})`);
+  check(out, N * OC, op, "out [N,OC]", d);
+  check(inp, N * IC, op, "inp [N,IC]", d);
+  check(bias, OC, op, "bias [OC]", d);
 }
 
 /**
@@ -124,11 +123,7 @@ export function int8Gemm(out: Int32Array, a: Int8Array, w: Int8Weights, N: numbe
  * the bits of biasGeluForward), in the same pass.
  */
 export function int8LinearForward(out: F32, inp: F32, w: Int8Weights, bias: F32 | null, N: number, IC: number, OC: number, gelu = false): void {
-  const d = dims({ N, IC, OC });
-  if (w.IC !== IC || w.OC !== OC) throw new ShapeError(`int8_linear_forward: weights are [${w.OC},${w.IC}], expected [OC,IC] (${d})`);
-  check(out, N * OC, "int8_linear_forward", "out [N,OC]", d);
-  check(inp, N * IC, "int8_linear_forward", "inp [N,IC]", d);
-  check(bias, OC, "int8_linear_forward", "bias [OC]", d);
+  checkPackedLinear("int8_linear_forward", out, inp, w, bias, N, IC, OC);
   native.int8_linear_forward(out, inp, w.packed, w.wsum, w.scale, bias, N, IC, OC, gelu);
 }
 
