@@ -40,6 +40,12 @@ constexpr int kRowBlock = 96;
 // (ldb 16) or attention's packed keys / values. `load`: start from out's values (the sums of the previous K
 // block) instead of 0; a sum continued from its stored float is the same float as one never stored, so the
 // blocks change no bits.
+// The weights' panel is fetched kPrefetch inputs (128 lines, 8 KB) ahead of the tile: a web request's 16 rows
+// spend ~1000 cycles on a 16 KB panel block, too few for the hardware prefetcher to keep up with memory
+// (8 x 128 rows reuse each block from L1, where the prefetch costs nothing measurable). A prefetch past the
+// panel's end is harmless: it never faults. At 1 x 16 on Zen 5, avx512: 3.6-4.4 ms -> 2.1-2.4 ms a pass.
+constexpr int kPrefetch = 128;
+
 struct TileArgs {
   float* out;  // row 0 of the tile's rows
   int ldo;
@@ -66,6 +72,7 @@ void tile(const TileArgs& t) {
   for (int r = 0; r < MR; r++) acc[r] = t.load ? _mm512_maskz_loadu_ps(m, t.out + (int64_t)r * t.ldo + t.c0) : _mm512_setzero_ps();
   const float* b = t.b;
   for (int k = 0; k < t.K; k++, b += t.ldb) {
+    _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
     const __m512 bv = _mm512_loadu_ps(b);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(t.a[(int64_t)r * t.lda + k]), bv, acc[r]);
@@ -113,6 +120,7 @@ void tile(const TileArgs& t) {
   }
   const float* b = t.b;
   for (int k = 0; k < t.K; k++, b += t.ldb) {
+    _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
