@@ -27,12 +27,16 @@ namespace {
 
 #if defined(__AVX512F__)
 constexpr int kMR = 12;         // rows per register tile: 12 zmm accumulators of 16 channels
+constexpr bool kTileGelu = true;  // the tile applies TileArgs.gelu in its epilogue
 #else
 constexpr int kMR = 6;          // rows per register tile: 12 ymm accumulators (6 rows x 2 x 8 channels)
+// packed_linear_forward applies GELU in a pass over each task's outputs (at avx2, GELU in the tile's epilogue
+// measured slower than that pass: 32 vs 14 ms of a forward pass at 8 x 128 on one core)
+constexpr bool kTileGelu = false;
 #endif
 // rows per task, a multiple of kMR: the task's inputs (rows x kKC floats, 96 KB) stay in L2 while its panels
-// pass under them. (Copying them into tile order first, as GotoBLAS does, measured 2-3% slower here, the copy
-// costing more than the tiles' six strided input streams.)
+// pass under them. (Copying them into tile order first, as GotoBLAS does, measured 2-3% slower at avx2, the copy
+// costing more than the tiles' strided input streams; at avx512 a padded copy of 4 KiB-strided inputs, no gain.)
 constexpr int kRowBlock = 96;
 
 // One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * ldb + j] (+ bias[c0 + j]) for r < MR,
@@ -93,7 +97,6 @@ void tile(const TileArgs& t) {
 #pragma GCC unroll 16
   for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0, m, t.bias ? _mm512_add_ps(acc[r], bb) : acc[r]);
 }
-constexpr bool kTileGelu = true;  // the tile applies TileArgs.gelu itself
 #elif defined(__AVX2__) && defined(__FMA__)
 template <int MR>
 void tile(const TileArgs& t) {
@@ -170,12 +173,6 @@ void tile(const TileArgs& t) {
 }
 #endif
 
-#if !defined(__AVX512F__)
-// packed_linear_forward applies GELU in a pass over each task's outputs (at avx2, GELU in the tile's epilogue
-// measured slower than that pass: 32 vs 14 ms of a forward pass at 8 x 128 on one core)
-constexpr bool kTileGelu = false;
-#endif
-
 using Tile = void (*)(const TileArgs&);
 template <int... I>
 constexpr std::array<Tile, kMR + 1> tiles_upto(std::integer_sequence<int, I...>) {
@@ -230,8 +227,8 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
 }
 
 // Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T; f32_pack_rows,
-// the weights' layout), then for each tile of 6 queries: their scores S = Q Kp (the tiles above, K = HS; 6 x T
-// floats, in L1), softmax over each row with the mask bias (kernels.cc's, as attention_forward), out = S Vp,
+// the weights' layout), then for each tile of kMR queries: their scores S = Q Kp (the tiles above, K = HS;
+// kMR x T floats, in L1), softmax over each row with the mask bias (kernels.cc's, as attention_forward), out = S Vp,
 // Vp = V in panels of 16 columns (K = T):
 // V's own rows lie 3C floats apart, a stride that maps a panel's 128 rows onto 4 of L1's 64 sets. scale =
 // 1/sqrt(HS) is folded into Kp: exact when HS is a power of 4 (ELECTRA's 64), else one rounding apart from
