@@ -4,7 +4,9 @@
  * prints requests/s, latency percentiles and the error count as one JSON line. The model is an
  * ELECTRA-Small-sized classifier with random weights (bench/serve-harness.ts's smallModel).
  *
- *   node dist/bench/serve-load.js [--clients 8] [--seconds 60] [--threads 2] [--model DIR]
+ *   node dist/bench/serve-load.js [--clients 8] [--seconds 60] [--threads 2] [--model DIR] [--warmup PASSES]
+ * --warmup: the server's own (`electra serve --warmup`, default 300); `--clients 1 --seconds 3 --warmup 0`
+ * against the default shows what the warm-up keeps out of a fresh server's first requests.
  */
 import { parseArgs } from "node:util";
 import { Rng } from "../src/core/rng.js";
@@ -13,9 +15,10 @@ import { percentile, smallModel, startServe } from "./serve-harness.js";
 
 const { values: a } = parseArgs({ options: {
   clients: { type: "string", default: "8" }, seconds: { type: "string", default: "60" }, threads: { type: "string", default: "2" }, model: { type: "string" },
+  warmup: { type: "string" },
 } });
 const clients = Number(a.clients), seconds = Number(a.seconds);
-const served = await startServe(["--model", a.model ?? smallModel("classifier"), "--threads", a.threads!]);
+const served = await startServe(["--model", a.model ?? smallModel("classifier"), "--threads", a.threads!, ...(a.warmup === undefined ? [] : ["--warmup", a.warmup])]);
 
 const rng = new Rng(3);
 const sentences = Array.from({ length: 200 }, () => generateDocument(rng).slice(0, 2).join(" "));

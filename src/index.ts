@@ -9,7 +9,7 @@ export {
   type NerOptions, type QaInput, type TextInput, type LoadOptions,
 } from "./infer/electra.js";
 export { aggregateTokens, type AggregationStrategy } from "./infer/token-aggregation.js";
-export { PIPELINES } from "./infer/pipelines.js";
+export { PIPELINES, pipelineFor, warmUp, type WarmUp } from "./infer/pipelines.js";
 export { parseConfig, configToJson, type ElectraConfig } from "./model/config.js";
 export {
   createModel, RunContext, ARCHITECTURES, ElectraBareModel, ElectraForPreTraining, ElectraForMaskedLM, ElectraForSequenceClassification,

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { Electra, type TextInput } from "../infer/electra.js";
 import type { Dtype } from "../model/quantize.js";
+import { warmUp } from "../infer/pipelines.js";
 import { AGGREGATION_STRATEGIES, type AggregationStrategy } from "../infer/token-aggregation.js";
 import { DTYPE_HELP, nonNegative, positive, mustExist, num, THREADS_HELP } from "./args.js";
 
@@ -164,6 +165,8 @@ export function serveCommand(): Command {
     .option("--max-seq-length <n>", MAX_SEQ_HELP, positive)
     .option("--threads <n>", THREADS_HELP, positive)
     .addOption(new Option("--dtype <dtype>", DTYPE_HELP).choices(["fp32", "int8"]))
+    .option("--warmup <passes>", "before /ready says ready, run the model's pipeline on an example input this many times (0: none), so that the JavaScript compiler's warm-up is not in the first requests' latency", nonNegative, 300)
+    .option("--warmup-ms <n>", "stop the warm-up after this many milliseconds, whatever --warmup says", nonNegative, 10000)
     .action(async (o: ServeFlags) => {
       mustExist("--model", o.model, "folder");
       const { ElectraServer } = await import("../infer/server.js");
@@ -188,7 +191,13 @@ export function serveCommand(): Command {
       process.on("SIGINT", () => void stop("SIGINT"));
       process.on("SIGTERM", () => void stop("SIGTERM"));
       console.log(`electra serve: loading ${o.model} (port ${port}: /health and /ready answer meanwhile)`);
-      const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch, maxLength: o.maxSeqLength, dtype: o.dtype });
+      const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch, maxLength: o.maxSeqLength, dtype: o.dtype }).then(async (m) => {
+        if (o.warmup > 0) {
+          const w = await warmUp(m, o.warmup, o.warmupMs);
+          console.log(`electra serve: warmed up: ${w.passes} passes of /${w.pipeline} in ${(w.ms / 1000).toFixed(1)} s`);
+        }
+        return m;
+      });
       load(loading);
       const model = await loading; // a failure ends the command with its one-line message
       if (!stopping) console.log(`electra serve: ${model.kind} ${o.model} listening on http://${o.host}:${port}`);
@@ -209,4 +218,6 @@ interface ServeFlags {
   maxSeqLength?: number;
   threads?: number;
   dtype?: Dtype;
+  warmup: number;
+  warmupMs: number;
 }

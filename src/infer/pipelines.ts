@@ -43,6 +43,8 @@ export interface Pipeline {
   /** the request's option from its JSON body (the value that keys dynamic batching) */
   option(body: Record<string, unknown>): string | number;
   run(model: Electra, inputs: unknown[], option: string | number): Promise<unknown[]>;
+  /** one valid input, as a request would send it (what warmUp runs) */
+  example: unknown;
 }
 
 function checkChars(n: number, i: number, limits: InputLimits): void {
@@ -88,15 +90,15 @@ function choiceOption(body: Record<string, unknown>, k: string, choices: readonl
 }
 
 export const PIPELINES: readonly Pipeline[] = [
-  { name: "classify", kind: "classifier", inputHelp: "texts or [text, text] pairs", validate: texts(true), option: () => 0, run: (m, x) => m.classify(x as TextInput[]) },
+  { name: "classify", kind: "classifier", inputHelp: "texts or [text, text] pairs", validate: texts(true), option: () => 0, run: (m, x) => m.classify(x as TextInput[]), example: "the dog barks" },
   {
     name: "ner", kind: "token-classifier", inputHelp: "texts", validate: texts(false),
     option: (b) => choiceOption(b, "aggregation", AGGREGATION_STRATEGIES, "simple"),
-    run: (m, x, o) => m.ner(x as string[], { aggregation: o as AggregationStrategy }),
+    run: (m, x, o) => m.ner(x as string[], { aggregation: o as AggregationStrategy }), example: "the dog barks",
   },
   {
     name: "detect", kind: "discriminator", inputHelp: "texts or [text, text] pairs", validate: texts(true),
-    option: (b) => numberOption(b, "threshold", 0.5, 0, 1, false), run: (m, x, o) => m.detect(x as TextInput[], o as number),
+    option: (b) => numberOption(b, "threshold", 0.5, 0, 1, false), run: (m, x, o) => m.detect(x as TextInput[], o as number), example: "the dog barks",
   },
   {
     name: "fill-mask", kind: "generator", inputHelp: `texts with "[MASK]" in them`,
@@ -107,7 +109,7 @@ export const PIPELINES: readonly Pipeline[] = [
       if (n > m.maxLength) throw new PipelineInputError(`inputs[${i}] is ${n} tokens with [CLS] and [SEP]; the model takes at most ${m.maxLength}`, 422);
       return text;
     },
-    option: (b) => numberOption(b, "top_k", 5, 1, 100, true), run: (m, x, o) => m.fillMask(x as string[], o as number),
+    option: (b) => numberOption(b, "top_k", 5, 1, 100, true), run: (m, x, o) => m.fillMask(x as string[], o as number), example: "the dog [MASK]",
   },
   {
     name: "qa", kind: "question-answering", inputHelp: QA_HELP,
@@ -119,7 +121,7 @@ export const PIPELINES: readonly Pipeline[] = [
       return v;
     },
     option: (b) => numberOption(b, "top_k", 1, 1, 20, true),
-    run: (m, x, o) => m.answer(x as QaInput[], { topK: o as number }),
+    run: (m, x, o) => m.answer(x as QaInput[], { topK: o as number }), example: { question: "what barks?", context: "the dog barks." },
   },
   {
     name: "multiple-choice", kind: "multiple-choice", inputHelp: CHOICE_HELP,
@@ -135,14 +137,46 @@ export const PIPELINES: readonly Pipeline[] = [
       return v;
     },
     option: () => 0,
-    run: (m, x) => m.choose(x as ChoiceInput[]),
+    run: (m, x) => m.choose(x as ChoiceInput[]), example: { context: "the dog", choices: ["barks.", "purrs."] },
   },
   {
     name: "embed", kind: null, inputHelp: "texts or [text, text] pairs", validate: texts(true), option: (b) => choiceOption(b, "pooling", ["mean", "cls"], "mean"),
-    run: async (m, x, o) => (await m.embed(x as TextInput[], o as "mean" | "cls")).map((v) => Array.from(v)),
+    run: async (m, x, o) => (await m.embed(x as TextInput[], o as "mean" | "cls")).map((v) => Array.from(v)), example: "the dog barks",
   },
 ];
 
 export function findPipeline(name: string): Pipeline | undefined {
   return PIPELINES.find((p) => p.name === name);
+}
+
+/** The pipeline a model of this kind serves (embed, for a bare encoder). */
+export function pipelineFor(kind: ModelKind): Pipeline {
+  return PIPELINES.find((p) => p.kind === kind) ?? findPipeline("embed")!;
+}
+
+/** What warmUp ran: the pipeline, how many passes, in how many milliseconds. */
+export interface WarmUp {
+  pipeline: string;
+  passes: number;
+  ms: number;
+}
+
+/**
+ * Runs the model's own pipeline (pipelineFor) on its example input, validated and run as a request is, `passes`
+ * times or until `maxMs` have passed, whichever comes first. Why a server does this before it says it is ready:
+ * V8 compiles the hot JavaScript of a forward pass in tiers over its first few hundred calls, and each compile
+ * takes a core for tens of milliseconds; without it those compiles land in the first requests' latency
+ * (ELECTRA-Small, 1 x 16 tokens, 2 threads: p99 25 ms over a fresh process's first 200 passes, 8.7 ms after
+ * 300 passes of warm-up; p50 7 ms either way; BENCHMARKS.md, issue 18).
+ */
+export async function warmUp(model: Electra, passes: number, maxMs: number): Promise<WarmUp> {
+  const p = pipelineFor(model.kind);
+  const t0 = performance.now();
+  let n = 0;
+  while (n < passes && performance.now() - t0 < maxMs) {
+    const x = await p.validate(model, p.example, 0, { maxInputChars: Infinity });
+    await p.run(model, [x], p.option({}));
+    n++;
+  }
+  return { pipeline: p.name, passes: n, ms: performance.now() - t0 };
 }

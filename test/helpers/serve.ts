@@ -10,6 +10,7 @@ import { initParams } from "../../src/model/params.js";
 
 const ARCHITECTURES = {
   classifier: "ElectraForSequenceClassification", generator: "ElectraForMaskedLM", "question-answering": "ElectraForQuestionAnswering", "multiple-choice": "ElectraForMultipleChoice",
+  "token-classifier": "ElectraForTokenClassification", discriminator: "ElectraForPreTraining", encoder: "ElectraModel",
 } as const;
 let root: string | null = null;
 
