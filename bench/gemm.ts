@@ -6,7 +6,8 @@
  * Inference multiplies prepacked weights (native/packed.cc, as Electra.load sets up), so `--what infer` times
  * that kernel (its weights packed once, outside the timing), `--sgemm` OpenBLAS's sgemm on the same shapes, and
  * `--dtype int8` the int8 linear layer (native/int8.cc: activations quantized per row, int32 sums, dequantized)
- * on them, its weights quantized and packed as `electra quantize` leaves them; its GFLOP/s count the same FLOPs.
+ * on them, its weights quantized and packed as `electra quantize` leaves the encoder's (the two small head products
+ * too, which the model runs in float32); its GFLOP/s count the same FLOPs.
  *
  *   node dist/bench/gemm.js --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5]
  *     [--sgemm | --dtype int8]

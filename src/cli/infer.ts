@@ -192,9 +192,14 @@ export function serveCommand(): Command {
       process.on("SIGTERM", () => void stop("SIGTERM"));
       console.log(`electra serve: loading ${o.model} (port ${port}: /health and /ready answer meanwhile)`);
       const loading = Electra.load(o.model, { threads: o.threads, batchSize: o.maxBatch, maxLength: o.maxSeqLength, dtype: o.dtype }).then(async (m) => {
+        // a warm-up that fails (its example refused: a --max-seq-length too short for it) costs only the warm-up
         if (o.warmup > 0) {
-          const w = await warmUp(m, o.warmup, o.warmupMs);
-          console.log(`electra serve: warmed up: ${w.passes} passes of /${w.pipeline} in ${(w.ms / 1000).toFixed(1)} s`);
+          try {
+            const w = await warmUp(m, o.warmup, o.warmupMs);
+            console.log(`electra serve: warmed up: ${w.passes} passes of /${w.pipeline} in ${(w.ms / 1000).toFixed(1)} s`);
+          } catch (e) {
+            console.log(`electra serve: warm-up skipped: its example input failed: ${(e as Error).message}`);
+          }
         }
         return m;
       });
