@@ -5,16 +5,18 @@
 // a bias and GELU pass over memory follow each call. This is what onnxruntime's MLAS does (prepacked B, fused
 // epilogue); llm.c's matmul_forward is the same register-tile idea.
 //
-// The tile: at the avx512 level 12 rows x 16 channels, one zmm accumulator per row (per input k: 1 load of the
-// panel and 12 fmas, each broadcasting its row's input from memory); at the avx2 level 6 rows x 16 channels in
-// 12 ymm accumulators (2 loads of the panel, 6 broadcasts, 12 fmas). Each output is one chain of fmas in k order
-// from 0, then + bias, then GELU, at both levels: the same bits for any thread count, schedule or level (tested).
-// (On Zen 5 the zmm tile runs at 185 GFLOP/s on one core, the ymm one at 110; 12 rows measured best of 8-14,
-// and a tile of two panels, 12 x 32, no faster.) Included after kernels.cc by native/isa/*.cc (one copy per
-// instruction-set level, internal linkage); the sse4.2 level runs the same tile in plain loops.
+// The tiles: at the avx2 level 6 rows x 16 channels in 12 ymm accumulators (per input k: 2 loads of the panel, 6
+// broadcasts, 12 fmas), on the inputs in place. At the avx512 level the linear layer is laid out as GotoBLAS
+// lays out a GEMM: each task's inputs copied into tile order, a 12 x 32 tile over two panels in 24 zmm
+// accumulators (below: linear_task); attention, and a layer of a few rows, run a 12 x 16 tile on the inputs in
+// place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in every tile: the same bits
+// for any thread count, schedule or level (tested). Included after kernels.cc by native/isa/*.cc (one copy per
+// instruction-set level, internal linkage); the sse4.2 level runs the 6 x 16 tile in plain loops.
 #include <immintrin.h>
 
 #include <array>
+#include <cstdlib>
+#include <new>
 #include <utility>
 
 #ifndef ELECTRA_ISA_NS
@@ -26,17 +28,13 @@ namespace ELECTRA_ISA_NS {
 namespace {
 
 #if defined(__AVX512F__)
-constexpr int kMR = 12;         // rows per register tile: 12 zmm accumulators of 16 channels
-constexpr bool kTileGelu = true;  // the tile applies TileArgs.gelu in its epilogue
+constexpr int kMR = 12;  // rows per register tile: 12 zmm accumulators of 16 channels (24 in the linear layer's two-panel tile)
 #else
-constexpr int kMR = 6;          // rows per register tile: 12 ymm accumulators (6 rows x 2 x 8 channels)
-// packed_linear_forward applies GELU in a pass over each task's outputs (at avx2, GELU in the tile's epilogue
-// measured slower than that pass: 32 vs 14 ms of a forward pass at 8 x 128 on one core)
-constexpr bool kTileGelu = false;
+constexpr int kMR = 6;  // rows per register tile: 12 ymm accumulators (6 rows x 2 x 8 channels)
 #endif
 // rows per task, a multiple of kMR: the task's inputs (rows x kKC floats, 96 KB) stay in L2 while its panels
 // pass under them. (Copying them into tile order first, as GotoBLAS does, measured 2-3% slower at avx2, the copy
-// costing more than the tiles' strided input streams; at avx512 a padded copy of 4 KiB-strided inputs, no gain.)
+// costing more than the tiles' strided input streams; at avx512 it pays, with the two-panel tile: linear_task.)
 constexpr int kRowBlock = 96;
 
 // One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * ldb + j] (+ bias[c0 + j]) for r < MR,
@@ -60,7 +58,6 @@ struct TileArgs {
   const float* bias;  // indexed by column, or null
   int c0, ncols;
   bool load;
-  bool gelu = false;  // GELU after the bias (the last K block of the intermediate layer); avx512 tile only (kTileGelu)
 };
 
 #if defined(__AVX512F__)
@@ -82,18 +79,6 @@ void tile(const TileArgs& t) {
     for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(t.a[(int64_t)r * t.lda + k]), bv, acc[r]);
   }
   const __m512 bb = t.bias ? _mm512_maskz_loadu_ps(m, t.bias + t.c0) : _mm512_setzero_ps();
-  if (t.gelu) {  // GELU on the sums as they leave the registers: no second pass over the layer's outputs (at
-                 // 8 x 128, half the GELU's time on one Zen 5 core: 6 ms instead of 12 a forward pass)
-    alignas(64) float s[MR][16];
-#pragma GCC unroll 16
-    for (int r = 0; r < MR; r++) _mm512_store_ps(s[r], t.bias ? _mm512_add_ps(acc[r], bb) : acc[r]);
-    for (int r = 0; r < MR; r++) {
-#pragma omp simd
-      for (int j = 0; j < 16; j++) s[r][j] = gelu(s[r][j]);
-      _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0, m, _mm512_load_ps(s[r]));
-    }
-    return;
-  }
 #pragma GCC unroll 16
   for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0, m, t.bias ? _mm512_add_ps(acc[r], bb) : acc[r]);
 }
@@ -194,6 +179,181 @@ static inline void panel_rows(TileArgs t, int r0, int r1) {
 // of the task pass over it
 constexpr int kKC = 256;
 
+// one task of the linear layer: rows [r0, r1) x panels [p0, p1), the tiles reading the inputs in place (the
+// avx2 and sse4.2 levels' layer; at avx512, a layer of one row block)
+static void in_place_task(float* out, const float* inp, const float* packed, const float* bias, int IC, int OC, bool with_gelu,
+                          int r0, int r1, int p0, int p1) {
+  for (int k0 = 0; k0 < IC; k0 += kKC) {
+    const int kc = std::min(kKC, IC - k0);
+    const bool last = k0 + kc == IC;
+    for (int p = p0; p < p1; p++)
+      panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, r0, r1);
+  }
+  // GELU in a pass over the task's outputs, still in cache, in runs long enough to vectorise well (at avx2, GELU
+  // in the tile's epilogue measured slower than this pass: 32 vs 14 ms of a forward pass at 8 x 128 on one core)
+  if (with_gelu) {
+    const int c0 = 16 * p0, c1 = std::min(OC, 16 * p1);
+    for (int r = r0; r < r1; r++) {
+      float* o = out + (int64_t)r * OC;
+#pragma omp simd
+      for (int c = c0; c < c1; c++) o[c] = gelu(o[c]);
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+// The avx512 linear layer, as GotoBLAS lays out a GEMM: each task's inputs (its row block's K block) are first
+// copied per tile of kMR rows into [k][row] order, so a tile's broadcasts read one sequential stream (12 floats a
+// k) instead of 12 rows 1-4 KiB apart; and the tile spans two panels, 12 x 32 in 24 zmm accumulators, so each
+// broadcast feeds two fmas (per k: 2 panel loads, 12 broadcasts, 24 fmas). One core of Zen 5, ELECTRA-Small's
+// four shapes at 8 x 128 (research/tile-shapes.cc): 12 x 16 on inputs in place 143-192 GFLOP/s, the same tile on
+// packed inputs 152-185, 12 x 32 on packed inputs 181-206, OpenBLAS's own sgemm 177-206. Each output is still
+// one chain of fmas in k order, + bias, then GELU: the bits of the avx2 level's tile (tested).
+constexpr int kNP = 2;  // panels per tile
+
+struct PackedTileArgs {
+  float* out;         // row 0 of the tile's rows
+  int ldo;
+  const float* ap;    // the tile's packed inputs: ap[k * MR + r]
+  int K;
+  const float* b;     // the first panel's K block (row stride 16); panel q at b + q * ps
+  int64_t ps;
+  const float* bias;  // indexed by column, or null
+  int c0, ncols;
+  bool load;          // start from out's values (the previous K block's sums)
+  bool gelu;          // GELU after the bias (the last K block of the intermediate layer)
+};
+
+template <int MR, int NP>
+void packed_tile(const PackedTileArgs& t) {
+  __m512 acc[MR][NP];
+  __mmask16 m[NP];
+#pragma GCC unroll 2
+  for (int q = 0; q < NP; q++) {
+    const int n = t.ncols - t.c0 - 16 * q;
+    m[q] = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; q++)
+      acc[r][q] = t.load ? _mm512_maskz_loadu_ps(m[q], t.out + (int64_t)r * t.ldo + t.c0 + 16 * q) : _mm512_setzero_ps();
+  const float* b = t.b;
+  const float* ap = t.ap;
+  for (int k = 0; k < t.K; k++, b += 16, ap += MR) {
+    __m512 bv[NP];
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; q++) {
+      _mm_prefetch((const char*)(b + q * t.ps + kPrefetch * 16), _MM_HINT_T0);
+      bv[q] = _mm512_loadu_ps(b + q * t.ps);
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) {
+      const __m512 x = _mm512_set1_ps(ap[r]);
+#pragma GCC unroll 2
+      for (int q = 0; q < NP; q++) acc[r][q] = _mm512_fmadd_ps(x, bv[q], acc[r][q]);
+    }
+  }
+  __m512 bb[NP];
+#pragma GCC unroll 2
+  for (int q = 0; q < NP; q++) bb[q] = t.bias ? _mm512_maskz_loadu_ps(m[q], t.bias + t.c0 + 16 * q) : _mm512_setzero_ps();
+  if (t.gelu) {  // GELU on the sums as they leave the registers: no second pass over the layer's outputs (at
+                 // 8 x 128, half the GELU's time on one Zen 5 core: 6 ms instead of 12 a forward pass)
+    alignas(64) float s[MR][16 * NP];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 2
+      for (int q = 0; q < NP; q++) _mm512_store_ps(s[r] + 16 * q, _mm512_add_ps(acc[r][q], bb[q]));
+    for (int r = 0; r < MR; r++) {
+#pragma omp simd
+      for (int j = 0; j < 16 * NP; j++) s[r][j] = gelu(s[r][j]);
+      for (int q = 0; q < NP; q++) _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0 + 16 * q, m[q], _mm512_load_ps(s[r] + 16 * q));
+    }
+    return;
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 2
+    for (int q = 0; q < NP; q++)
+      _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0 + 16 * q, m[q], _mm512_add_ps(acc[r][q], bb[q]));
+}
+
+using PackedTile = void (*)(const PackedTileArgs&);
+template <int NP, int... I>
+constexpr std::array<PackedTile, kMR + 1> packed_tiles_upto(std::integer_sequence<int, I...>) {
+  return {nullptr, packed_tile<I + 1, NP>...};
+}
+// kPackedTiles[np - 1][r]: r rows, np panels
+constexpr std::array<PackedTile, kMR + 1> kPackedTiles[kNP] = {packed_tiles_upto<1>(std::make_integer_sequence<int, kMR>{}),
+                                                               packed_tiles_upto<2>(std::make_integer_sequence<int, kMR>{})};
+
+// The inputs of a tile of mr rows, kc of them from each row of a[., lda], copied into [k][row] order at ap
+static inline void pack_tile_inputs(float* ap, const float* a, int64_t lda, int mr, int kc) {
+  if (mr == kMR) {  // a constant trip count, unrolled (the loop over a variable mr ran 14% of the layer's time)
+    for (int k = 0; k < kc; k++, ap += kMR)
+#pragma GCC unroll 12
+      for (int r = 0; r < kMR; r++) ap[r] = a[(int64_t)r * lda + k];
+  } else {
+    for (int k = 0; k < kc; k++, ap += mr)
+      for (int r = 0; r < mr; r++) ap[r] = a[(int64_t)r * lda + k];
+  }
+}
+
+constexpr int kPanelAlign = kNP;  // a task's panels start at a multiple of this, so its tiles pair them
+constexpr bool kPackInputs = true;
+
+// Each task packs its row block's K block (rows x kKC, 96 KB) into its thread's scratch, where it stays in L2
+// while the task's panels pass (packed all at once before the tasks, the layer ran 15% slower at 8 x 128: the
+// copy is out of L2 by the time a task reads it). A layer of one row block (up to 96 rows: a web request's 16)
+// is not packed: its tasks split it by panels, each would copy the same rows, and at 16-64 rows the weights
+// stream from memory, where two panels' streams measured slower than one. It runs the 12 x 16 tile on its inputs
+// in place (one core, 12 layers: 16 rows 2.0-2.1 ms so, 2.1-2.5 packed in one panel per tile, 2.7-3.1 packed in
+// two; 32 rows 3.7, 3.8, 4.2 ms; at 96 rows 10.5, 10.4, 10.1 and at 128 13.9, 13.8, 13.2).
+// one task: rows [r0, r1) x panels [p0, p1) of the layer; scratch: this thread's kRowBlock x kKC floats, or
+// null to read the inputs in place
+static void linear_task(float* out, const float* inp, float* scratch, const float* packed, const float* bias, int IC, int OC,
+                        bool with_gelu, int r0, int r1, int p0, int p1) {
+  if (!scratch) return in_place_task(out, inp, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1);
+  for (int k0 = 0; k0 < IC; k0 += kKC) {
+    const int kc = std::min(kKC, IC - k0);
+    const bool last = k0 + kc == IC;
+    for (int r = r0; r < r1; r += kMR) pack_tile_inputs(scratch + (int64_t)(r - r0) * kc, inp + (int64_t)r * IC + k0, IC, std::min(kMR, r1 - r), kc);
+    for (int p = p0; p < p1; p += kNP) {
+      const int np = std::min(kNP, p1 - p);
+      for (int r = r0; r < r1; r += kMR)
+        kPackedTiles[np - 1][std::min(kMR, r1 - r)]({out + (int64_t)r * OC, OC, scratch + (int64_t)(r - r0) * kc, kc,
+                                                     packed + ((int64_t)p * IC + k0) * 16, (int64_t)IC * 16, last ? bias : nullptr,
+                                                     16 * p, OC, k0 > 0, last && with_gelu});
+    }
+  }
+}
+#else
+constexpr int kPanelAlign = 1;
+constexpr bool kPackInputs = false;
+
+static void linear_task(float* out, const float* inp, float*, const float* packed, const float* bias, int IC, int OC,
+                        bool with_gelu, int r0, int r1, int p0, int p1) {
+  in_place_task(out, inp, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1);
+}
+#endif
+
+// Floats a thread keeps between calls, grown as needed, 64-byte aligned. (Not a std::vector: its member functions
+// are weak symbols, which the linker may share between the levels' copies of this file, test/core/portable.test.ts.)
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Scratch() { std::free(p); }
+  float* get(size_t need) {
+    if (need <= n) return p;
+    std::free(p);
+    n = 0;
+    p = static_cast<float*>(std::aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64));
+    if (!p) throw std::bad_alloc();
+    n = need;
+    return p;
+  }
+};
+
 void packed_linear_forward(float* out, const float* inp, const float* packed, const float* bias, int N, int IC, int OC,
                            bool with_gelu) {
   const int rb = kRowBlock, panels = f32_panels(OC), row_blocks = (N + rb - 1) / rb;
@@ -203,26 +363,18 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   // one thread 6 blocks to the other's 5). Each task walks its panels in turn, every row tile of the block
   // against one panel while that panel's K block is in L1.
   const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks));
-  const int per = (panels + want - 1) / want, ranges = (panels + per - 1) / per;
+  const int per = ((panels + want - 1) / want + kPanelAlign - 1) / kPanelAlign * kPanelAlign;
+  const int ranges = (panels + per - 1) / per;
+  // the tasks' packed inputs (kPackInputs, a layer of more than one row block), grown as needed and kept: this
+  // thread's next layers reuse the memory
+  const bool pack = kPackInputs && row_blocks > 1;
+  static thread_local Scratch scratch;
+  float* sp = pack ? scratch.get((size_t)nt * kRowBlock * kKC) : nullptr;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int t = 0; t < row_blocks * ranges; t++) {
     const int r0 = (t / ranges) * rb, r1 = std::min(N, r0 + rb);
     const int p0 = (t % ranges) * per, p1 = std::min(panels, p0 + per);
-    for (int k0 = 0; k0 < IC; k0 += kKC) {
-      const int kc = std::min(kKC, IC - k0);
-      const bool last = k0 + kc == IC;
-      for (int p = p0; p < p1; p++)
-        panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0,
-                    kTileGelu && last && with_gelu}, r0, r1);
-    }
-    if (with_gelu && !kTileGelu) {  // over the task's outputs, still in cache, in runs long enough to vectorise well
-      const int c0 = 16 * p0, c1 = std::min(OC, 16 * p1);
-      for (int r = r0; r < r1; r++) {
-        float* o = out + (int64_t)r * OC;
-#pragma omp simd
-        for (int c = c0; c < c1; c++) o[c] = gelu(o[c]);
-      }
-    }
+    linear_task(out, inp, pack ? sp + (int64_t)omp_get_thread_num() * kRowBlock * kKC : nullptr, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1);
   }
 }
 
