@@ -6,7 +6,7 @@
 //   pa48     8 x 48 tile (three panels), inputs packed per 8 rows; pa64: 6 x 64; *k128/k512: K blocks of 128/512;
 //   *r48/r192: row blocks of 48/192 rows
 // `tile-shapes` alone: each of ELECTRA-Small's four inference shapes at 8 x 128 on warm caches, three rounds.
-// `tile-shapes N`: an encoder's 48 products on N rows, 12 layers with their own weights (38 MB), each input just
+// `tile-shapes N [THREADS]`: an encoder's 48 products on N rows, 12 layers with their own weights (38 MB), each input just
 // written by the previous product, as the model leaves the caches; base, pa32, pa32k128, pa16 in turn, 15 rounds.
 // Each output is one fma chain in k order in every variant, so all give packed.cc's bits (checked here).
 // Build and run from the repository root:
@@ -104,8 +104,9 @@ static double encoder_pass(F&& linear, int N, std::vector<float*>& w, std::vecto
 
 int main(int argc, char** argv) {
   omp_set_num_threads(1);
-  if (argc > 1) {  // tile-shapes N: the encoder pass on N rows, each variant in turn, 15 rounds
+  if (argc > 1) {  // tile-shapes N [THREADS]: the encoder pass on N rows, each variant in turn, 15 rounds
     const int N = std::atoi(argv[1]);
+    omp_set_num_threads(argc > 2 ? std::atoi(argv[2]) : 1);  // packed.cc's layer only: the others are one thread
     const int oc[4] = {768, 256, 1024, 256}, ic[4] = {256, 256, 256, 1024};
     std::vector<float*> w;
     for (int l = 0; l < 12; l++)
