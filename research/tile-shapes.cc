@@ -1,5 +1,5 @@
 // Probe (not part of the product): register-tile shapes for native/packed.cc's avx512 linear layer, one thread,
-// best of several repetitions each; used for BENCHMARKS.md (issue 18, sixth session). Variants:
+// best of several repetitions each; used for BENCHMARKS.md (issue 18, fifth session). Variants:
 //   base     packed.cc's packed_linear_forward as built (or as in -DPACKED_CC's file: an older packed.cc)
 //   pa16     the row block's inputs packed per 12-row tile ([k][12], GotoBLAS's A panel), 12 x 16 tile
 //   pa32     the same packed inputs, 12 x 32 tile (two weight panels: each broadcast feeds two fmas)
