@@ -9,8 +9,8 @@
 // broadcasts, 12 fmas), on the inputs in place. At the avx512 level the linear layer is laid out as GotoBLAS
 // lays out a GEMM: each task's inputs copied into tile order, a 12 x 32 tile over two panels in 24 zmm
 // accumulators (below: linear_task); attention, and a layer of a few rows, run a 12 x 16 tile on the inputs in
-// place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in every tile: the same bits
-// for any thread count, schedule or level (tested). Included after kernels.cc by native/isa/*.cc (one copy per
+// place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in the avx2 and avx512 tiles:
+// the same bits at either level, for any thread count or schedule (tested; the sse4.2 tile multiplies and adds). Included after kernels.cc by native/isa/*.cc (one copy per
 // instruction-set level, internal linkage); the sse4.2 level runs the 6 x 16 tile in plain loops.
 #include <immintrin.h>
 
@@ -254,7 +254,7 @@ void packed_tile(const PackedTileArgs& t) {
       for (int q = 0; q < NP; q++) acc[r][q] = _mm512_fmadd_ps(x, bv[q], acc[r][q]);
     }
   }
-  __m512 bb[NP];
+  __m512 bb[NP];  // added only where there is a bias: + 0 would turn a sum of -0 into +0, which the avx2 tile keeps
 #pragma GCC unroll 2
   for (int q = 0; q < NP; q++) bb[q] = t.bias ? _mm512_maskz_loadu_ps(m[q], t.bias + t.c0 + 16 * q) : _mm512_setzero_ps();
   if (t.gelu) {  // GELU on the sums as they leave the registers: no second pass over the layer's outputs (at
@@ -263,7 +263,7 @@ void packed_tile(const PackedTileArgs& t) {
 #pragma GCC unroll 12
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 2
-      for (int q = 0; q < NP; q++) _mm512_store_ps(s[r] + 16 * q, _mm512_add_ps(acc[r][q], bb[q]));
+      for (int q = 0; q < NP; q++) _mm512_store_ps(s[r] + 16 * q, t.bias ? _mm512_add_ps(acc[r][q], bb[q]) : acc[r][q]);
     for (int r = 0; r < MR; r++) {
 #pragma omp simd
       for (int j = 0; j < 16 * NP; j++) s[r][j] = gelu(s[r][j]);
@@ -275,7 +275,7 @@ void packed_tile(const PackedTileArgs& t) {
   for (int r = 0; r < MR; r++)
 #pragma GCC unroll 2
     for (int q = 0; q < NP; q++)
-      _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0 + 16 * q, m[q], _mm512_add_ps(acc[r][q], bb[q]));
+      _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0 + 16 * q, m[q], t.bias ? _mm512_add_ps(acc[r][q], bb[q]) : acc[r][q]);
 }
 
 using PackedTile = void (*)(const PackedTileArgs&);
@@ -395,14 +395,14 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   const int nt = (int64_t)N * IC * OC < 262144 ? 1 : omp_get_max_threads();
   // enough tasks (row block x range of panels) for the threads to even out: at least 8 per thread, so that the
   // last to finish waits for at most an eighth of its share (8 x 128 at 2 threads: 11 row blocks alone would leave
-  // one thread 6 blocks to the other's 5). Each task walks its panels in turn, every row tile of the block
-  // against one panel while that panel's K block is in L1.
-  const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks));
-  const int per = ((panels + want - 1) / want + kPanelAlign - 1) / kPanelAlign * kPanelAlign;
-  const int ranges = (panels + per - 1) / per;
-  // the tasks' packed inputs (kPackInputs, a layer of more than one row block), grown as needed and kept: this
-  // thread's next layers reuse the memory
+  // one thread 6 blocks to the other's 5). Each task walks its panels in turn (in pairs where it packs its
+  // inputs), every row tile of the block against them while their K block is in L1.
+  // The tasks' packed inputs (kPackInputs, a layer of more than one row block), grown as needed and kept: this
+  // thread's next layers reuse the memory.
   const bool pack = kPackInputs && row_blocks > 1;
+  const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks)), align = pack ? kPanelAlign : 1;
+  const int per = ((panels + want - 1) / want + align - 1) / align * align;  // a packed task's panels pair up
+  const int ranges = (panels + per - 1) / per;
   static thread_local Scratch scratch;
   float* sp = pack ? scratch.get((size_t)nt * kRowBlock * kKC) : nullptr;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)

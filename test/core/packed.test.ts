@@ -32,7 +32,7 @@ function worst(a: Float32Array, b: Float32Array, atol = 1e-5, rtol = 1e-4): numb
 // [N, IC, OC]: one row; rows past a 6-row tile (avx2); past a 12-row tile (avx512: 13, 25); past a 96-row block
 // with packed inputs (1 thread: one task per row block, all 19 panels); past a panel (17, 33, 40 channels); past
 // the 256-input K block (600: three blocks)
-const LINEAR_SHAPES = [[1, 5, 16], [7, 33, 17], [25, 40, 33], [200, 64, 40], [1000, 48, 300], [13, 600, 24], [97, 600, 150]];
+const LINEAR_SHAPES = [[1, 5, 16], [7, 33, 17], [25, 40, 33], [200, 64, 40], [1000, 48, 300], [13, 600, 24], [97, 600, 150], [130, 5, 17], [109, 17, 33]];
 
 test("packed_linear_forward = the naive twin = matmul_forward (+ bias GELU) on shapes that cut every block; same bits on 1 and 2 threads", () => {
   const rng = new Rng(3);
@@ -113,6 +113,13 @@ const PROBE = `
     const x = randn(N * IC), p = ops.packWeights(randn(OC * IC).map((v) => v / Math.sqrt(IC)), OC, IC), b = randn(OC);
     report.linear.push(both(() => { const o = new Float32Array(N * OC); ops.packedLinearForward(o, x, p, b, N, IC, OC, true); return o; }));
     for (const gelu of [false, true]) { const o = new Float32Array(N * OC); ops.packedLinearForward(o, x, p, b, N, IC, OC, gelu); hash.update(o); }
+  }
+  { // without a bias, products that underflow to -0: the fma tiles' sums stay -0 (an fma onto +0 keeps the exact
+    // product's sign) and must come out so, not + 0'd into +0; the sse4.2 tile's x * b rounds to -0 first, +0 + -0 = +0
+    const [N, IC, OC] = [109, 17, 33], o = new Float32Array(N * OC);
+    ops.packedLinearForward(o, new Float32Array(N * IC).fill(1e-30), ops.packWeights(new Float32Array(OC * IC).fill(-1e-30), OC, IC), null, N, IC, OC, false);
+    if (report.isa !== "sse4.2" && !Object.is(o[0], -0)) throw new Error("a sum of -0 without bias came out " + o[0]);
+    hash.update(o);
   }
   for (const [B, T, C, NH] of [[3, 37, 64, 2], [2, 130, 128, 2]]) {
     const qkv = randn(B * T * 3 * C), mb = new Float32Array(B * T);
