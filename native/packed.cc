@@ -425,26 +425,32 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
   const float scale = 1.0f / std::sqrt((float)HS);
   // a web request's attention (16 tokens: ~0.1 MFLOP a layer) is over before a second thread would wake
   const int64_t work = (int64_t)B * NH * T * T * HS;
-#pragma omp parallel num_threads(work < (1 << 20) ? 1 : std::min(omp_get_max_threads(), B * NH))
+  const int nt = work < (1 << 20) ? 1 : std::min(omp_get_max_threads(), B * NH);
+  // each thread's Kp | Vp | S, allocated here: a throw inside the parallel region would end the process
+  const size_t per_thread = (size_t)keys * HS * 16 + (size_t)T * HS + (size_t)kMR * T;
+  Buffer<float> scratch(per_thread * nt);
+#pragma omp parallel num_threads(nt)
   {
-    Buffer<float> Kp((size_t)keys * HS * 16), Vp((size_t)T * HS), S((size_t)kMR * T);
+    float* const Kp = scratch.data() + per_thread * omp_get_thread_num();
+    float* const Vp = Kp + (size_t)keys * HS * 16;
+    float* const S = Vp + (size_t)T * HS;
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
       const float* q = qkv + (int64_t)b * T * C3 + h * HS;
       const float* k = q + C;
       const float* v = q + 2 * C;
-      f32_pack_rows(Kp.data(), k, C3, T, HS, scale);  // the keys as a linear layer's weights: [T, HS]
+      f32_pack_rows(Kp, k, C3, T, HS, scale);  // the keys as a linear layer's weights: [T, HS]
       for (int j = 0; j < T; j++)
-        for (int p = 0; p < HS / 16; p++) std::memcpy(Vp.data() + ((size_t)p * T + j) * 16, v + (int64_t)j * C3 + 16 * p, 64);
+        for (int p = 0; p < HS / 16; p++) std::memcpy(Vp + ((size_t)p * T + j) * 16, v + (int64_t)j * C3 + 16 * p, 64);
       const float* mb = maskbias + (int64_t)b * T;
       float* o = out + (int64_t)b * T * C + h * HS;
       // one tile of queries at a time: its scores (kMR x T, in L1), their softmax, their output
       for (int i0 = 0; i0 < T; i0 += kMR) {
         const Tile tl = kTiles[std::min(kMR, T - i0)];
-        for (int p = 0; p < keys; p++) tl({S.data(), T, q + (int64_t)i0 * C3, C3, Kp.data() + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false});
-        for (int r = 0; r < std::min(kMR, T - i0); r++) softmax_masked_row(S.data() + (size_t)r * T, mb, T);
-        for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S.data(), T, Vp.data() + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false});
+        for (int p = 0; p < keys; p++) tl({S, T, q + (int64_t)i0 * C3, C3, Kp + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false});
+        for (int r = 0; r < std::min(kMR, T - i0); r++) softmax_masked_row(S + (size_t)r * T, mb, T);
+        for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S, T, Vp + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false});
       }
     }
   }
