@@ -10,8 +10,9 @@
 // lays out a GEMM: each task's inputs copied into tile order, a 12 x 32 tile over two panels in 24 zmm
 // accumulators (below: linear_task); attention, and a layer of a few rows, run a 12 x 16 tile on the inputs in
 // place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in the avx2 and avx512 tiles:
-// the same bits at either level, for any thread count or schedule (tested; the sse4.2 tile multiplies and adds). Included after kernels.cc by native/isa/*.cc (one copy per
-// instruction-set level, internal linkage); the sse4.2 level runs the 6 x 16 tile in plain loops.
+// the same bits at either level, for any thread count or schedule (tested; the sse4.2 tile multiplies and adds).
+// Included after kernels.cc by native/isa/*.cc (one copy per instruction-set level, internal linkage); the sse4.2
+// level runs the 6 x 16 tile in plain loops.
 #include <immintrin.h>
 
 #include <array>
@@ -334,7 +335,6 @@ static inline void pack_tile_inputs(float* ap, const float* a, int64_t lda, int 
 }
 #pragma GCC diagnostic pop
 
-constexpr int kPanelAlign = kNP;  // a task's panels start at a multiple of this, so its tiles pair them
 constexpr bool kPackInputs = true;
 
 // Each task packs its row block's K block (rows x kKC, 96 KB) into its thread's scratch, where it stays in L2
@@ -342,8 +342,8 @@ constexpr bool kPackInputs = true;
 // copy is out of L2 by the time a task reads it). A layer of one row block (up to 96 rows: a web request's 16)
 // is not packed: its tasks split it by panels, each would copy the same rows, and at 16-64 rows the weights
 // stream from memory, where two panels' streams measured slower than one. It runs the 12 x 16 tile on its inputs
-// in place (one core, 12 layers: 16 rows 2.0-2.1 ms so, 2.1-2.5 packed in one panel per tile, 2.7-3.1 packed in
-// two; 32 rows 3.7, 3.8, 4.2 ms; at 96 rows 10.5, 10.4, 10.1 and at 128 13.9, 13.8, 13.2).
+// in place (one core, 12 layers of 16 rows: 2.0-2.1 ms in place, 2.1-2.5 packed in one panel per tile, 2.7-3.1
+// packed in two; 32 rows 3.7, 3.8, 4.2 ms; at 96 rows 10.5, 10.4, 10.1 and at 128 13.9, 13.8, 13.2).
 // one task: rows [r0, r1) x panels [p0, p1) of the layer; scratch: this thread's kRowBlock x kKC floats, or
 // null to read the inputs in place
 static void linear_task(float* out, const float* inp, float* scratch, const float* packed, const float* bias, int IC, int OC,
@@ -363,7 +363,7 @@ static void linear_task(float* out, const float* inp, float* scratch, const floa
   }
 }
 #else
-constexpr int kPanelAlign = 1;
+constexpr int kNP = 1;  // panels per tile
 constexpr bool kPackInputs = false;
 
 static void linear_task(float* out, const float* inp, float*, const float* packed, const float* bias, int IC, int OC,
@@ -400,8 +400,8 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   // The tasks' packed inputs (kPackInputs, a layer of more than one row block), grown as needed and kept: this
   // thread's next layers reuse the memory.
   const bool pack = kPackInputs && row_blocks > 1;
-  const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks)), align = pack ? kPanelAlign : 1;
-  const int per = ((panels + want - 1) / want + align - 1) / align * align;  // a packed task's panels pair up
+  const int want = std::min(panels, std::max(1, (8 * nt + row_blocks - 1) / row_blocks)), align = pack ? kNP : 1;
+  const int per = ((panels + want - 1) / want + align - 1) / align * align;  // a packed task's panels start a tile
   const int ranges = (panels + per - 1) / per;
   static thread_local Scratch scratch;
   float* sp = pack ? scratch.get((size_t)nt * kRowBlock * kKC) : nullptr;

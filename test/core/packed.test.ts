@@ -31,7 +31,7 @@ function worst(a: Float32Array, b: Float32Array, atol = 1e-5, rtol = 1e-4): numb
 
 // [N, IC, OC]: one row; rows past a 6-row tile (avx2); past a 12-row tile (avx512: 13, 25); past a 96-row block
 // with packed inputs (1 thread: one task per row block, all 19 panels); past a panel (17, 33, 40 channels); past
-// the 256-input K block (600: three blocks)
+// the 256-input K block (600: three blocks); packed inputs fewer than the avx512 copy's 16 a step (130 x 5, 109 x 17)
 const LINEAR_SHAPES = [[1, 5, 16], [7, 33, 17], [25, 40, 33], [200, 64, 40], [1000, 48, 300], [13, 600, 24], [97, 600, 150], [130, 5, 17], [109, 17, 33]];
 
 test("packed_linear_forward = the naive twin = matmul_forward (+ bias GELU) on shapes that cut every block; same bits on 1 and 2 threads", () => {
