@@ -288,42 +288,49 @@ constexpr std::array<PackedTile, kMR + 1> packed_tiles_upto(std::integer_sequenc
 constexpr std::array<PackedTile, kMR + 1> kPackedTiles[kNP] = {packed_tiles_upto<1>(std::make_integer_sequence<int, kMR>{}),
                                                                packed_tiles_upto<2>(std::make_integer_sequence<int, kMR>{})};
 
-// The inputs of a tile of mr rows, kc of them from each row of a[., lda], copied into [k][row] order at ap.
-// (GCC 12 warns of its own intrinsics' `__Y = __Y` in the transpose below, its bug 105593, fixed in GCC 13.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// out[j] = column j of the 16 x 16 block in[0..15] (rows): the unpack / shuffle network of llvm's and MLAS's
+// transposes, in registers
+static inline void transpose16(const __m512 in[16], __m512 out[16]) {
+  __m512 u[16], t[16];
+#pragma GCC unroll 8
+  for (int r = 0; r < 16; r += 2) {  // per 128-bit lane l: rows r, r+1 interleaved at columns 4l..4l+3
+    u[r] = _mm512_unpacklo_ps(in[r], in[r + 1]);
+    u[r + 1] = _mm512_unpackhi_ps(in[r], in[r + 1]);
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < 16; g += 4) {  // t[g + c], lane l: rows g..g+3 at column 4l + c
+    t[g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(u[g]), _mm512_castps_pd(u[g + 2])));
+    t[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(u[g]), _mm512_castps_pd(u[g + 2])));
+    t[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(u[g + 1]), _mm512_castps_pd(u[g + 3])));
+    t[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(u[g + 1]), _mm512_castps_pd(u[g + 3])));
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; c++) {  // column 4l + c: rows 0..15 in order
+    const __m512 v0 = _mm512_shuffle_f32x4(t[c], t[4 + c], 0x88), w0 = _mm512_shuffle_f32x4(t[c], t[4 + c], 0xDD);
+    const __m512 v1 = _mm512_shuffle_f32x4(t[8 + c], t[12 + c], 0x88), w1 = _mm512_shuffle_f32x4(t[8 + c], t[12 + c], 0xDD);
+    out[c] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+    out[4 + c] = _mm512_shuffle_f32x4(w0, w1, 0x88);
+    out[8 + c] = _mm512_shuffle_f32x4(v0, v1, 0xDD);
+    out[12 + c] = _mm512_shuffle_f32x4(w0, w1, 0xDD);
+  }
+}
+
+// The inputs of a tile of mr rows, kc of them from each row of a[., lda], copied into [k][row] order at ap.
+// (GCC 12 warns of its own intrinsics' `__Y = __Y` in the transpose, its bug 105593, fixed in GCC 13.)
 static inline void pack_tile_inputs(float* ap, const float* a, int64_t lda, int mr, int kc) {
   if (mr == kMR) {
-    // 16 inputs at a time: the 12 rows' 16 floats (and 4 zero rows) transposed in registers, 16 x 16 (the
-    // unpack / shuffle network of llvm's and MLAS's transposes), each column's 12 floats one masked store. The
-    // scalar copy in this order took 11% of the layer's time at 8 x 128.
+    // 16 inputs at a time: the 12 rows' 16 floats (and 4 zero rows) transposed in registers, each column's 12
+    // floats one masked store. The scalar copy in this order took 11% of the layer's time at 8 x 128.
     int k = 0;
     for (; k + 16 <= kc; k += 16) {
-      __m512 t[16], u[16];
+      __m512 t[16], c[16];
 #pragma GCC unroll 16
       for (int r = 0; r < 16; r++) t[r] = r < kMR ? _mm512_loadu_ps(a + (int64_t)r * lda + k) : _mm512_setzero_ps();
-#pragma GCC unroll 8
-      for (int r = 0; r < 16; r += 2) {  // per 128-bit lane l: rows r, r+1 interleaved at columns 4l..4l+3
-        u[r] = _mm512_unpacklo_ps(t[r], t[r + 1]);
-        u[r + 1] = _mm512_unpackhi_ps(t[r], t[r + 1]);
-      }
-#pragma GCC unroll 4
-      for (int g = 0; g < 16; g += 4) {  // t[g + c], lane l: rows g..g+3 at column 4l + c
-        t[g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(u[g]), _mm512_castps_pd(u[g + 2])));
-        t[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(u[g]), _mm512_castps_pd(u[g + 2])));
-        t[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(u[g + 1]), _mm512_castps_pd(u[g + 3])));
-        t[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(u[g + 1]), _mm512_castps_pd(u[g + 3])));
-      }
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; c++) {
-        const __m512 v0 = _mm512_shuffle_f32x4(t[c], t[4 + c], 0x88), w0 = _mm512_shuffle_f32x4(t[c], t[4 + c], 0xDD);
-        const __m512 v1 = _mm512_shuffle_f32x4(t[8 + c], t[12 + c], 0x88), w1 = _mm512_shuffle_f32x4(t[8 + c], t[12 + c], 0xDD);
-        // column 4l + c: rows 0..15 in order
-        _mm512_mask_storeu_ps(ap + (int64_t)(k + c) * kMR, 0x0FFF, _mm512_shuffle_f32x4(v0, v1, 0x88));
-        _mm512_mask_storeu_ps(ap + (int64_t)(k + 4 + c) * kMR, 0x0FFF, _mm512_shuffle_f32x4(w0, w1, 0x88));
-        _mm512_mask_storeu_ps(ap + (int64_t)(k + 8 + c) * kMR, 0x0FFF, _mm512_shuffle_f32x4(v0, v1, 0xDD));
-        _mm512_mask_storeu_ps(ap + (int64_t)(k + 12 + c) * kMR, 0x0FFF, _mm512_shuffle_f32x4(w0, w1, 0xDD));
-      }
+      transpose16(t, c);
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; j++) _mm512_mask_storeu_ps(ap + (int64_t)(k + j) * kMR, 0x0FFF, c[j]);
     }
     for (; k < kc; k++)
 #pragma GCC unroll 12
@@ -331,6 +338,28 @@ static inline void pack_tile_inputs(float* ap, const float* a, int64_t lda, int 
   } else {
     for (int k = 0; k < kc; k++, ap += mr)
       for (int r = 0; r < mr; r++) ap[r] = a[(int64_t)r * lda + k];
+  }
+}
+
+// f32_pack_rows(packed, w, ldw, OC, IC, scale) (kernels.h) with the 16 x 16 transpose: attention's keys, [T, HS]
+// rows 3C floats apart, into panels of 16 keys. The scalar loop's gather took a third of attention_infer's time.
+static inline void pack_rows_transposed(float* packed, const float* w, int64_t ldw, int OC, int IC, float scale) {
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int p = 0; p < f32_panels(OC); p++) {
+    float* pp = packed + (int64_t)p * IC * 16;
+    const int rows = std::min(16, OC - 16 * p);
+    const float* wp = w + (int64_t)16 * p * ldw;
+    int k = 0;
+    for (; k + 16 <= IC; k += 16) {
+      __m512 t[16], c[16];
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; r++) t[r] = r < rows ? _mm512_mul_ps(sc, _mm512_loadu_ps(wp + (int64_t)r * ldw + k)) : _mm512_setzero_ps();
+      transpose16(t, c);
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; j++) _mm512_storeu_ps(pp + (int64_t)(k + j) * 16, c[j]);
+    }
+    for (; k < IC; k++)
+      for (int lane = 0; lane < 16; lane++) pp[(int64_t)k * 16 + lane] = lane < rows ? scale * wp[(int64_t)lane * ldw + k] : 0.0f;
   }
 }
 #pragma GCC diagnostic pop
@@ -426,31 +455,54 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
   // a web request's attention (16 tokens: ~0.1 MFLOP a layer) is over before a second thread would wake
   const int64_t work = (int64_t)B * NH * T * T * HS;
   const int nt = work < (1 << 20) ? 1 : std::min(omp_get_max_threads(), B * NH);
-  // each thread's Kp | Vp | S, allocated here: a throw inside the parallel region would end the process
-  const size_t per_thread = (size_t)keys * HS * 16 + (size_t)T * HS + (size_t)kMR * T;
+  // each thread's Kp | Vp | S (| Qp | Pp: avx512), allocated here: a throw inside the parallel region would end
+  // the process
+  const size_t per_thread = (size_t)keys * HS * 16 + (size_t)T * HS + (size_t)kMR * T + (kPackInputs ? (size_t)kMR * (HS + T) : 0);
   Buffer<float> scratch(per_thread * nt);
 #pragma omp parallel num_threads(nt)
   {
     float* const Kp = scratch.data() + per_thread * omp_get_thread_num();
     float* const Vp = Kp + (size_t)keys * HS * 16;
     float* const S = Vp + (size_t)T * HS;
+#if defined(__AVX512F__)
+    float* const Qp = S + (size_t)kMR * T;  // the tile's queries, packed
+    float* const Pp = Qp + (size_t)kMR * HS;  // its probabilities, packed
+#endif
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
       const int b = bh / NH, h = bh % NH;
       const float* q = qkv + (int64_t)b * T * C3 + h * HS;
       const float* k = q + C;
       const float* v = q + 2 * C;
+#if defined(__AVX512F__)
+      pack_rows_transposed(Kp, k, C3, T, HS, scale);  // the keys as a linear layer's weights: [T, HS]
+#else
       f32_pack_rows(Kp, k, C3, T, HS, scale);  // the keys as a linear layer's weights: [T, HS]
+#endif
       for (int j = 0; j < T; j++)
         for (int p = 0; p < HS / 16; p++) std::memcpy(Vp + ((size_t)p * T + j) * 16, v + (int64_t)j * C3 + 16 * p, 64);
       const float* mb = maskbias + (int64_t)b * T;
       float* o = out + (int64_t)b * T * C + h * HS;
       // one tile of queries at a time: its scores (kMR x T, in L1), their softmax, their output
       for (int i0 = 0; i0 < T; i0 += kMR) {
-        const Tile tl = kTiles[std::min(kMR, T - i0)];
+        const int mr = std::min(kMR, T - i0);
+#if defined(__AVX512F__)
+        // as the linear layer: the tile's queries, then its probabilities, packed into [k][row] order, under the
+        // 12 x 32 two-panel tile (the 12 x 16 tile on them in place: 12 broadcasts from 12 rows and one load per 12
+        // fmas, bound by the loads)
+        pack_tile_inputs(Qp, q + (int64_t)i0 * C3, C3, mr, HS);
+        for (int p = 0; p < keys; p += kNP)
+          kPackedTiles[std::min(kNP, keys - p) - 1][mr]({S, T, Qp, HS, Kp + (size_t)p * HS * 16, (int64_t)HS * 16, nullptr, 16 * p, T, false, false});
+        for (int r = 0; r < mr; r++) softmax_masked_row(S + (size_t)r * T, mb, T);
+        pack_tile_inputs(Pp, S, T, mr, T);
+        for (int p = 0; p < HS / 16; p += kNP)
+          kPackedTiles[std::min(kNP, HS / 16 - p) - 1][mr]({o + (int64_t)i0 * C, C, Pp, T, Vp + (size_t)p * T * 16, (int64_t)T * 16, nullptr, 16 * p, HS, false, false});
+#else
+        const Tile tl = kTiles[mr];
         for (int p = 0; p < keys; p++) tl({S, T, q + (int64_t)i0 * C3, C3, Kp + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false});
-        for (int r = 0; r < std::min(kMR, T - i0); r++) softmax_masked_row(S + (size_t)r * T, mb, T);
+        for (int r = 0; r < mr; r++) softmax_masked_row(S + (size_t)r * T, mb, T);
         for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S, T, Vp + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false});
+#endif
       }
     }
   }
