@@ -7,12 +7,14 @@
  *   pretrain  generator (1/4 width) on the masked input + Gumbel sampling + discriminator + both backward
  *             passes + clipping + AdamW, embeddings shared
  * and prints one JSON line (tokens_per_second, seconds_per_step = the median of --steps timed steps after
- * 2 warm-up steps, p50 / p99 of the steps, peak RSS). With --compare, runs the PyTorch reference right after,
+ * --warmup untimed ones (default 2), p50 / p99 of the steps, peak RSS). A fresh process's p99 at B=1 is V8
+ * compiling the pass in its first few hundred runs; `--warmup 300` times the steady state a server reaches after
+ * `electra serve --warmup` (BENCHMARKS.md, tail latency). With --compare, runs the PyTorch reference right after,
  * in the same process tree and on the same threads, and adds its figures and the ratio.
  * `--dtype int8` (infer): the encoder's Linear layers in dynamic int8 (src/model/quantize.ts), their weights
  * made as int8 directly (a float32 copy of them never resident, as when a quantized folder loads).
  *
- *   npm run bench -- --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--dtype fp32|int8] [--compare]
+ *   npm run bench -- --what infer|finetune|finetune-token|pretrain [--batch 8] [--seq 128] [--threads 2] [--steps 5] [--warmup 2] [--dtype fp32|int8] [--compare]
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     seq: { type: "string", default: "128" },
     threads: { type: "string", default: "2" },
     steps: { type: "string", default: "5" },
+    warmup: { type: "string", default: "2" },
     compare: { type: "boolean", default: false },
     // the reference's OpenMP spin: PyTorch's default, or the GOMP_SPINCOUNT electra-ts sets for itself (BENCHMARKS.md, issue 18)
     "peer-spin": { type: "string", default: "default" },
@@ -48,6 +51,8 @@ const { values: args } = parseArgs({
 });
 const what = args.what!;
 const B = Number(args.batch), T = Number(args.seq), threads = Number(args.threads), steps = Number(args.steps);
+const warmup = Number(args.warmup);
+if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`--warmup must be a whole number of steps, got ${args.warmup}`);
 if (!["infer", "finetune", "finetune-token", "pretrain"].includes(what)) throw new Error(`--what must be infer, finetune, finetune-token or pretrain, got ${what}`);
 const dtype = parseDtype(args.dtype!);
 if (dtype === "int8" && what !== "infer") throw new Error("--dtype int8 is for --what infer (int8 models run inference only)");
@@ -137,9 +142,9 @@ function makeStep(): () => void {
   };
 }
 
-const { median, p99 } = stepTimes(makeStep(), steps, 2);
+const { median, p99 } = stepTimes(makeStep(), steps, warmup);
 const result: Record<string, unknown> = {
-  impl: "electra-ts", what, dtype, batch: B, seq: T, threads: getThreads(), seconds_per_step: +median.toFixed(5),
+  impl: "electra-ts", what, dtype, batch: B, seq: T, threads: getThreads(), warmup_steps: warmup, seconds_per_step: +median.toFixed(5),
   p50_seconds: +median.toFixed(5), p99_seconds: +p99.toFixed(5),
   tokens_per_second: +(N / median).toFixed(1), peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   // the matrix products' FLOPs per step (bench/flops.ts) over the step time; bench/gemm.ts gives the rate to compare with
