@@ -8,8 +8,8 @@
 // The tiles: at the avx2 level 6 rows x 16 channels in 12 ymm accumulators (per input k: 2 loads of the panel, 6
 // broadcasts, 12 fmas), on the inputs in place. At the avx512 level the linear layer is laid out as GotoBLAS
 // lays out a GEMM: each task's inputs copied into tile order, a 12 x 32 tile over two panels in 24 zmm
-// accumulators (below: linear_task); attention, and a layer of a few rows, run a 12 x 16 tile on the inputs in
-// place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in the avx2 and avx512 tiles:
+// accumulators (below: linear_task), and attention's products on the same tile, their queries and probabilities
+// copied alike; a layer of a few rows runs a 12 x 16 tile on its inputs in place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in the avx2 and avx512 tiles:
 // the same bits at either level, for any thread count or schedule (tested; the sse4.2 tile multiplies and adds).
 // Included after kernels.cc by native/isa/*.cc (one copy per instruction-set level, internal linkage); the sse4.2
 // level runs the 6 x 16 tile in plain loops.
@@ -442,7 +442,8 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   }
 }
 
-// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T; f32_pack_rows,
+// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T; f32_pack_rows
+// or, at avx512, pack_rows_transposed, which gives the same floats;
 // the weights' layout), then for each tile of kMR queries: their scores S = Q Kp (the tiles above, K = HS;
 // kMR x T floats, in L1), softmax over each row with the mask bias (kernels.cc's, as attention_forward), out = S Vp,
 // Vp = V in panels of 16 columns (K = T):
@@ -457,7 +458,12 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
   const int nt = work < (1 << 20) ? 1 : std::min(omp_get_max_threads(), B * NH);
   // each thread's Kp | Vp | S (| Qp | Pp: avx512), allocated here: a throw inside the parallel region would end
   // the process
-  const size_t per_thread = (size_t)keys * HS * 16 + (size_t)T * HS + (size_t)kMR * T + (kPackInputs ? (size_t)kMR * (HS + T) : 0);
+#if defined(__AVX512F__)
+  const size_t packed_tiles = (size_t)kMR * (HS + T);  // Qp, Pp below: under the same #if
+#else
+  const size_t packed_tiles = 0;
+#endif
+  const size_t per_thread = (size_t)keys * HS * 16 + (size_t)T * HS + (size_t)kMR * T + packed_tiles;
   Buffer<float> scratch(per_thread * nt);
 #pragma omp parallel num_threads(nt)
   {

@@ -7,15 +7,17 @@
 // forward: ELECTRA-Small classification, tape-less, packed weights (as bench/bench.ts --what infer);
 // attention: attention_infer alone on one layer's shapes (C 256, 4 heads).
 import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 const [oldRoot, newRoot, what, B, T, threads, pairs, dtype = "fp32"] = process.argv.slice(2);
-if (!newRoot || !["forward", "attention"].includes(what) || !["fp32", "int8"].includes(dtype)) {
+const whole = (x) => /^[1-9]\d*$/.test(x ?? "");
+if (!newRoot || !["forward", "attention"].includes(what) || ![B, T, threads, pairs].every(whole) || !["fp32", "int8"].includes(dtype)) {
   console.error("usage: node research/ab-forward.mjs OLD_ROOT NEW_ROOT forward|attention B T THREADS PAIRS [fp32|int8]");
   process.exit(2);
 }
 
 async function side(root) {
-  const m = async (p) => import(resolve(root, "dist", p));
+  const m = async (p) => import(pathToFileURL(resolve(root, "dist", p)).href);
   const { setThreads } = await m("src/core/native.js");
   setThreads(+threads);
   const { Rng } = await m("src/core/rng.js");
@@ -51,7 +53,8 @@ async function side(root) {
 }
 
 const a = await side(oldRoot), b = await side(newRoot);
-for (let i = 0; i < 5; i++) a(), b();
+// warm-up: V8 compiles a pass over its first few hundred runs (bench/bench.ts, --warmup)
+for (let i = 0; i < (+B * +T <= 256 ? 300 : 5); i++) a(), b();
 const ta = [], tb = [];
 for (let i = 0; i < +pairs; i++) {
   for (const [f, ts] of i % 2 ? [[a, ta], [b, tb]] : [[b, tb], [a, ta]]) {

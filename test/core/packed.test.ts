@@ -71,7 +71,9 @@ test("packed_linear_forward = the naive twin = matmul_forward (+ bias GELU) on s
 
 test("attention_infer = attention_forward (fast and naive) with masked keys, T past a 16-key panel, heads of 16 to 64", () => {
   const rng = new Rng(5);
-  for (const [B, T, C, NH] of [[1, 1, 16, 1], [3, 37, 64, 2], [2, 5, 96, 3], [2, 130, 128, 2], [4, 16, 256, 4]]) {
+  // [2, 29, 96, 2]: heads of 48 (a pair of value panels, then one) and a second key panel of 13 keys in a pair;
+  // [3, 50, 160, 2]: heads of 80, four key panels ending in a pair with 2 keys in its second
+  for (const [B, T, C, NH] of [[1, 1, 16, 1], [3, 37, 64, 2], [2, 5, 96, 3], [2, 130, 128, 2], [4, 16, 256, 4], [2, 29, 96, 2], [3, 50, 160, 2]]) {
     const qkv = Float32Array.from({ length: B * T * 3 * C }, () => rng.normal());
     const mb = new Float32Array(B * T);
     for (let b = 1; b < B; b += 2) for (let t = Math.max(1, T - 3); t < T; t++) mb[b * T + t] = MASKED_KEY_BIAS;
@@ -121,7 +123,7 @@ const PROBE = `
     if (report.isa !== "sse4.2" && !Object.is(o[0], -0)) throw new Error("a sum of -0 without bias came out " + o[0]);
     hash.update(o);
   }
-  for (const [B, T, C, NH] of [[3, 37, 64, 2], [2, 130, 128, 2]]) {
+  for (const [B, T, C, NH] of [[3, 37, 64, 2], [2, 130, 128, 2], [2, 29, 96, 2]]) {
     const qkv = randn(B * T * 3 * C), mb = new Float32Array(B * T);
     report.attention.push(both(() => { const o = new Float32Array(B * T * C); ops.attentionInfer(o, qkv, mb, B, T, C, NH); return o; }));
   }
