@@ -9,8 +9,9 @@
 // broadcasts, 12 fmas), on the inputs in place. At the avx512 level the linear layer is laid out as GotoBLAS
 // lays out a GEMM: each task's inputs copied into tile order, a 12 x 32 tile over two panels in 24 zmm
 // accumulators (below: linear_task), and attention's products on the same tile, their queries and probabilities
-// copied alike; a layer of a few rows runs a 12 x 16 tile on its inputs in place. Each output is one chain of fmas in k order from 0, then + bias, then GELU, in the avx2 and avx512 tiles:
-// the same bits at either level, for any thread count or schedule (tested; the sse4.2 tile multiplies and adds).
+// copied alike; a layer of a few rows runs a 12 x 16 tile on its inputs in place. Each output is one chain of
+// fmas in k order from 0, then + bias, then GELU, in the avx2 and avx512 tiles: the same bits at either level,
+// for any thread count or schedule (tested; the sse4.2 tile multiplies and adds).
 // Included after kernels.cc by native/isa/*.cc (one copy per instruction-set level, internal linkage); the sse4.2
 // level runs the 6 x 16 tile in plain loops.
 #include <immintrin.h>
@@ -442,9 +443,8 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   }
 }
 
-// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T; f32_pack_rows
-// or, at avx512, pack_rows_transposed, which gives the same floats;
-// the weights' layout), then for each tile of kMR queries: their scores S = Q Kp (the tiles above, K = HS;
+// Per (batch, head), on the thread's scratch: Kp = scale K^T in panels of 16 keys (zero past T; the weights'
+// layout: f32_pack_rows, or at avx512 pack_rows_transposed, the same floats), then for each tile of kMR queries: their scores S = Q Kp (the tiles above, K = HS;
 // kMR x T floats, in L1), softmax over each row with the mask bias (kernels.cc's, as attention_forward), out = S Vp,
 // Vp = V in panels of 16 columns (K = T):
 // V's own rows lie 3C floats apart, a stride that maps a panel's 128 rows onto 4 of L1's 64 sets. scale =

@@ -6,6 +6,8 @@
 //   node research/ab-forward.mjs OLD_ROOT NEW_ROOT forward|attention B T THREADS PAIRS [fp32|int8]
 // forward: ELECTRA-Small classification, tape-less, packed weights (as bench/bench.ts --what infer);
 // attention: attention_infer alone on one layer's shapes (C 256, 4 heads).
+// The model is built here as bench/bench.ts builds its infer workload, not by a helper of bench/: each root's own
+// code is loaded, and a helper added now would be missing from the older commits this probe compares against.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
