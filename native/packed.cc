@@ -66,7 +66,7 @@ struct TileArgs {
 // one zmm per row holds the panel's 16 channels: per input k, 1 load of the panel and MR fmas, each with its
 // row's input broadcast from memory; the columns past ncols masked off in the loads and stores. Each output
 // is the same chain of fmas as at the avx2 level, so both give the same bits.
-template <int MR>
+template <int MR, bool PF>
 void tile(const TileArgs& t) {
   __m512 acc[MR];
   const int n = t.ncols - t.c0;
@@ -75,7 +75,7 @@ void tile(const TileArgs& t) {
   for (int r = 0; r < MR; r++) acc[r] = t.load ? _mm512_maskz_loadu_ps(m, t.out + (int64_t)r * t.ldo + t.c0) : _mm512_setzero_ps();
   const float* b = t.b;
   for (int k = 0; k < t.K; k++, b += t.ldb) {
-    _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
+    if (PF) _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
     const __m512 bv = _mm512_loadu_ps(b);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(t.a[(int64_t)r * t.lda + k]), bv, acc[r]);
@@ -85,7 +85,7 @@ void tile(const TileArgs& t) {
   for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0, m, t.bias ? _mm512_add_ps(acc[r], bb) : acc[r]);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
-template <int MR>
+template <int MR, bool PF>
 void tile(const TileArgs& t) {
   __m256 acc[MR][2];
   const bool full = t.c0 + 16 <= t.ncols;
@@ -110,7 +110,7 @@ void tile(const TileArgs& t) {
   }
   const float* b = t.b;
   for (int k = 0; k < t.K; k++, b += t.ldb) {
-    _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
+    if (PF) _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
@@ -142,7 +142,7 @@ void tile(const TileArgs& t) {
       t.out[(int64_t)r * t.ldo + t.c0 + j] = t.bias ? s[r][j] + t.bias[t.c0 + j] : s[r][j];
 }
 #else
-template <int MR>
+template <int MR, bool>
 void tile(const TileArgs& t) {
   float acc[MR][16] = {};
   const int n = std::min(16, t.ncols - t.c0);
@@ -161,19 +161,21 @@ void tile(const TileArgs& t) {
 #endif
 
 using Tile = void (*)(const TileArgs&);
-template <int... I>
+template <bool PF, int... I>
 constexpr std::array<Tile, kMR + 1> tiles_upto(std::integer_sequence<int, I...>) {
-  return {nullptr, tile<I + 1>...};
+  return {nullptr, tile<I + 1, PF>...};
 }
-constexpr std::array<Tile, kMR + 1> kTiles = tiles_upto(std::make_integer_sequence<int, kMR>{});  // kTiles[r]: r rows
+// kTiles[prefetch][r]: r rows, with or without the weights' prefetch
+constexpr std::array<Tile, kMR + 1> kTiles[2] = {tiles_upto<false>(std::make_integer_sequence<int, kMR>{}),
+                                                 tiles_upto<true>(std::make_integer_sequence<int, kMR>{})};
 
 // rows [r0, r1) of out[., ldo] = a[., lda] @ b (+ bias) for the 16-column panel at c0, in tiles of kMR rows
-static inline void panel_rows(TileArgs t, int r0, int r1) {
+static inline void panel_rows(TileArgs t, int r0, int r1, bool prefetch = true) {
   for (int r = r0; r < r1; r += kMR) {
     TileArgs u = t;
     u.out = t.out + (int64_t)r * t.ldo;
     u.a = t.a + (int64_t)r * t.lda;
-    kTiles[std::min(kMR, r1 - r)](u);
+    kTiles[prefetch][std::min(kMR, r1 - r)](u);
   }
 }
 
@@ -182,14 +184,17 @@ static inline void panel_rows(TileArgs t, int r0, int r1) {
 constexpr int kKC = 256;
 
 // one task of the linear layer: rows [r0, r1) x panels [p0, p1), the tiles reading the inputs in place (the
-// avx2 and sse4.2 levels' layer; at avx512, a layer of one row block)
+// avx2 and sse4.2 levels' layer; at avx512, a layer of one row block). `prefetch`: the weights' software
+// prefetch (kPrefetch), for a layer of one row block only, whose weights stream from memory; a layer of more
+// rows reuses each panel's K block from L1, where the prefetch's extra load per k is a cost: at avx2 on the
+// Xeon (one thread, 8 x 128's four shapes, research/tile-shapes-avx2.cc) 40-45 GFLOP/s with it, 47-57 without.
 static void in_place_task(float* out, const float* inp, const float* packed, const float* bias, int IC, int OC, bool with_gelu,
-                          int r0, int r1, int p0, int p1) {
+                          int r0, int r1, int p0, int p1, bool prefetch) {
   for (int k0 = 0; k0 < IC; k0 += kKC) {
     const int kc = std::min(kKC, IC - k0);
     const bool last = k0 + kc == IC;
     for (int p = p0; p < p1; p++)
-      panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, r0, r1);
+      panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, r0, r1, prefetch);
   }
   // GELU in a pass over the task's outputs, still in cache, in runs long enough to vectorise well (at avx2, GELU
   // in the tile's epilogue measured slower than this pass: 32 vs 14 ms of a forward pass at 8 x 128 on one core)
@@ -377,8 +382,8 @@ constexpr bool kPackInputs = true;
 // one task: rows [r0, r1) x panels [p0, p1) of the layer; scratch: this thread's kRowBlock x kKC floats, or
 // null to read the inputs in place
 static void linear_task(float* out, const float* inp, float* scratch, const float* packed, const float* bias, int IC, int OC,
-                        bool with_gelu, int r0, int r1, int p0, int p1) {
-  if (!scratch) return in_place_task(out, inp, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1);
+                        bool with_gelu, int r0, int r1, int p0, int p1, bool prefetch) {
+  if (!scratch) return in_place_task(out, inp, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1, prefetch);
   for (int k0 = 0; k0 < IC; k0 += kKC) {
     const int kc = std::min(kKC, IC - k0);
     const bool last = k0 + kc == IC;
@@ -397,8 +402,8 @@ constexpr int kNP = 1;  // panels per tile
 constexpr bool kPackInputs = false;
 
 static void linear_task(float* out, const float* inp, float*, const float* packed, const float* bias, int IC, int OC,
-                        bool with_gelu, int r0, int r1, int p0, int p1) {
-  in_place_task(out, inp, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1);
+                        bool with_gelu, int r0, int r1, int p0, int p1, bool prefetch) {
+  in_place_task(out, inp, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1, prefetch);
 }
 #endif
 
@@ -435,11 +440,12 @@ void packed_linear_forward(float* out, const float* inp, const float* packed, co
   const int ranges = (panels + per - 1) / per;
   static thread_local Scratch scratch;
   float* sp = pack ? scratch.get((size_t)nt * kRowBlock * kKC) : nullptr;
+  const bool prefetch = row_blocks == 1;  // in_place_task
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int t = 0; t < row_blocks * ranges; t++) {
     const int r0 = (t / ranges) * rb, r1 = std::min(N, r0 + rb);
     const int p0 = (t % ranges) * per, p1 = std::min(panels, p0 + per);
-    linear_task(out, inp, pack ? sp + (int64_t)omp_get_thread_num() * kRowBlock * kKC : nullptr, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1);
+    linear_task(out, inp, pack ? sp + (int64_t)omp_get_thread_num() * kRowBlock * kKC : nullptr, packed, bias, IC, OC, with_gelu, r0, r1, p0, p1, prefetch);
   }
 }
 
@@ -504,7 +510,7 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
         for (int p = 0; p < HS / 16; p += kNP)
           kPackedTiles[std::min(kNP, HS / 16 - p) - 1][mr]({o + (int64_t)i0 * C, C, Pp, T, Vp + (size_t)p * T * 16, (int64_t)T * 16, nullptr, 16 * p, HS, false, false});
 #else
-        const Tile tl = kTiles[mr];
+        const Tile tl = kTiles[true][mr];
         for (int p = 0; p < keys; p++) tl({S, T, q + (int64_t)i0 * C3, C3, Kp + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false});
         for (int r = 0; r < mr; r++) softmax_masked_row(S + (size_t)r * T, mb, T);
         for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S, T, Vp + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false});
