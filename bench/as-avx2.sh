@@ -4,9 +4,13 @@
 # run (a proxy for an AVX2 machine, BENCHMARKS.md says how close). Needs gcc and a CPU with the cpuid_fault flag.
 #   bash bench/as-avx2.sh bash bench/infer-vs-ort.sh ORT_DIR 7 2
 set -euo pipefail
+[ $# -gt 0 ] || { echo "usage: bash bench/as-avx2.sh COMMAND [ARGS...]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 grep -qw cpuid_fault /proc/cpuinfo || { echo "as-avx2: this CPU (or its hypervisor) has no CPUID faulting (cpuid_fault)" >&2; exit 1; }
 lib=$here/../build/cpuid-avx2.so
 mkdir -p "$(dirname "$lib")"
-[ "$lib" -nt "$here/avx2-proxy/cpuid-avx2.c" ] || gcc -O2 -shared -fPIC -o "$lib" "$here/avx2-proxy/cpuid-avx2.c" -ldl
-LD_PRELOAD=$lib exec "$@"
+if ! [ "$lib" -nt "$here/avx2-proxy/cpuid-avx2.c" ]; then
+  tmp=$(mktemp "$lib.XXXXXX")
+  gcc -O2 -Wall -shared -fPIC -o "$tmp" "$here/avx2-proxy/cpuid-avx2.c" -ldl && mv "$tmp" "$lib"
+fi
+LD_PRELOAD=$lib${LD_PRELOAD:+:$LD_PRELOAD} exec "$@"

@@ -45,9 +45,9 @@ constexpr int kRowBlock = 96;
 // block) instead of 0; a sum continued from its stored float is the same float as one never stored, so the
 // blocks change no bits.
 // The weights' panel is fetched kPrefetch inputs (128 lines, 8 KB) ahead of the tile: a web request's 16 rows
-// spend ~1000 cycles on a 16 KB panel block, too few for the hardware prefetcher to keep up with memory
-// (8 x 128 rows reuse each block from L1, where the prefetch costs nothing measurable). A prefetch past the
-// panel's end is harmless: it never faults. At 1 x 16 on Zen 5, avx512: 3.6-4.4 ms -> 2.1-2.4 ms a pass.
+// spend ~1000 cycles on a 16 KB panel block, too few for the hardware prefetcher to keep up with memory. A
+// prefetch past the panel's end is harmless: it never faults. At 1 x 16 on Zen 5, avx512: 3.6-4.4 ms -> 2.1-2.4
+// ms a pass. A layer of more rows reuses each block from L1 and runs its in-place tiles without it (in_place_task).
 constexpr int kPrefetch = 128;
 
 struct TileArgs {
@@ -187,7 +187,7 @@ constexpr int kKC = 256;
 // avx2 and sse4.2 levels' layer; at avx512, a layer of one row block). `prefetch`: the weights' software
 // prefetch (kPrefetch), for a layer of one row block only, whose weights stream from memory; a layer of more
 // rows reuses each panel's K block from L1, where the prefetch's extra load per k is a cost: at avx2 on the
-// Xeon (one thread, 8 x 128's four shapes, research/tile-shapes-avx2.cc) 40-45 GFLOP/s with it, 47-57 without.
+// Xeon (one thread, 8 x 128's four shapes, research/tile-shapes-avx2.cc) 40-62 GFLOP/s with it, 47-70 without.
 static void in_place_task(float* out, const float* inp, const float* packed, const float* bias, int IC, int OC, bool with_gelu,
                           int r0, int r1, int p0, int p1, bool prefetch) {
   for (int k0 = 0; k0 < IC; k0 += kKC) {

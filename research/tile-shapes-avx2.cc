@@ -1,7 +1,9 @@
 // Probe (not part of the product): loop orders and register tiles for native/packed.cc's avx2 linear layer, one
 // thread, best of 10 calls each, on ELECTRA-Small's four inference shapes at 8 x 128 (N = 1024 rows). Variants:
-//   base   packed.cc's packed_linear_forward as built (6 x 16 tile on its inputs in place, weight panel in L1)
-//   nopf   the same loop order and tile without the weights' software prefetch
+//   base   packed.cc's loop order before 77684ab: the 6 x 16 tile on its inputs in place, weight panel in L1, with
+//          the weights' software prefetch
+//   nopf   the same without the prefetch: packed_linear_forward since 77684ab (at 8 x 128), which the probe checks
+//          the others' bits against
 //   mlasN  MLAS's loop order: per K block, per block of N panels, each 6-row strip of inputs (6 KB, in L1) against
 //          the block's panels in turn, the panels streaming from L2
 //   pa     the inputs packed per 6-row tile ([k][6]), as the avx512 level's layer
@@ -81,7 +83,7 @@ static void linear_order_base(float* out, const float* inp, const float* packed,
         }
         if (full < r1)
           for (int q = 0; q < NP; q++)
-            panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)(p + q) * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * (p + q), OC, k0 > 0}, full, r1);
+            panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)(p + q) * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * (p + q), OC, k0 > 0}, full, r1, PF);
       }
     }
   }
@@ -101,7 +103,7 @@ static void linear_mlas(float* out, const float* inp, const float* packed, const
           tile_v<6, 1, PF>(out + (int64_t)r * OC, OC, inp + (int64_t)r * IC + k0, IC, 1, kc, packed + ((int64_t)p * IC + k0) * 16, 0,
                            last ? bias : nullptr, 16 * p, k0 > 0);
       for (int p = p0; p < p1; p++)
-        panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, full, N);
+        panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, full, N, PF);
     }
   }
 }
@@ -125,8 +127,8 @@ int main() {
       for (int v = 0; v < NV; v++) {
         auto run = [&] {
           switch (v) {
-            case 0: packed_linear_forward(out.data(), in.data(), pk, b.data(), N, IC, OC, false); break;
-            case 1: linear_order_base<6, 1, false, false>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
+            case 0: linear_order_base<6, 1, true, false>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
+            case 1: packed_linear_forward(out.data(), in.data(), pk, b.data(), N, IC, OC, false); break;
             case 2: linear_mlas<4, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
             case 3: linear_mlas<8, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
             case 4: linear_mlas<16, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;

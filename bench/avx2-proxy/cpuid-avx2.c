@@ -6,7 +6,8 @@
 // How: Linux's CPUID faulting (arch_prctl ARCH_SET_CPUID, 0; the CPU needs the cpuid_fault flag) turns every CPUID
 // into a SIGSEGV, which the handler below answers: the real CPUID run with faulting briefly off, the bits masked,
 // the instruction skipped. The process's own SIGSEGV handlers (Node's, V8's) are kept and called for every other
-// fault: sigaction is wrapped so that they never replace this one. Faulting is per thread, inherited by the threads
+// fault: sigaction is wrapped so that they do not replace this one (a handler set by signal(), or by a raw
+// rt_sigaction system call, would: not Node's way). Faulting is per thread, inherited by the threads
 // created after; the constructor runs after the libraries linked at start-up (which is why the libraries that pick
 // their kernels at dlopen time, as Node's addons, see the mask; a program linked to OpenBLAS directly does not).
 // Written by hand: no library does this (Intel's SDE emulates, at a hundred times the cost).
@@ -39,29 +40,42 @@ int sigaction(int sig, const struct sigaction* act, struct sigaction* old) {
   return 0;
 }
 
+static void fatal(const char* what) {
+  (void)!write(2, what, strlen(what));
+  _exit(134);
+}
+
 static void on_segv(int sig, siginfo_t* si, void* ctx) {
   ucontext_t* uc = (ucontext_t*)ctx;
   greg_t* g = uc->uc_mcontext.gregs;
+  // a faulting CPUID is a #GP: SI_KERNEL, the instruction at RIP readable; anything else goes to the process's own
+  // handler, or takes its default action
   const unsigned char* ip = (const unsigned char*)g[REG_RIP];
-  if (ip[0] != 0x0F || ip[1] != 0xA2) {
+  if (si->si_code != SI_KERNEL || ip[0] != 0x0F || ip[1] != 0xA2) {
     if (prev.sa_flags & SA_SIGINFO) { prev.sa_sigaction(sig, si, ctx); return; }
-    if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN) { prev.sa_handler(sig); return; }
+    if (prev.sa_handler == SIG_IGN) return;
+    if (prev.sa_handler != SIG_DFL) { prev.sa_handler(sig); return; }
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    real_sigaction()(SIGSEGV, &dfl, NULL);  // the fault recurs on return, now fatal
-    return;
+    real_sigaction()(SIGSEGV, &dfl, NULL);
+    if (si->si_code <= 0) raise(sig);  // sent, not a fault: send it again, now fatal
+    return;                            // a fault recurs on return, now fatal
   }
   unsigned leaf = (unsigned)g[REG_RAX], sub = (unsigned)g[REG_RCX], a, b, c, d;
-  syscall(SYS_arch_prctl, ARCH_SET_CPUID, 1);
+  if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 1) != 0) fatal("cpuid-avx2: ARCH_SET_CPUID 1 failed\n");
   __cpuid_count(leaf, sub, a, b, c, d);
-  syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0);
-  if (leaf == 7 && sub == 0) {
+  if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0) fatal("cpuid-avx2: ARCH_SET_CPUID 0 failed\n");
+  if (leaf == 7 && sub == 0) {  // AVX512 F DQ IFMA PF ER CD BW VL; VBMI VBMI2 VNNI BITALG VPOPCNTDQ; 4VNNIW 4FMAPS
+                                // VP2INTERSECT, AMX-BF16, AVX512-FP16, AMX-TILE, AMX-INT8
     b &= ~((1u << 16) | (1u << 17) | (1u << 21) | (1u << 26) | (1u << 27) | (1u << 28) | (1u << 30) | (1u << 31));
     c &= ~((1u << 1) | (1u << 6) | (1u << 11) | (1u << 12) | (1u << 14));
     d &= ~((1u << 2) | (1u << 3) | (1u << 8) | (1u << 22) | (1u << 23) | (1u << 24) | (1u << 25));
-  } else if (leaf == 7 && sub == 1) {
+  } else if (leaf == 7 && sub == 1) {  // AVX-VNNI, AVX512-BF16, AMX-FP16, AVX-IFMA; AMX-COMPLEX, AVX10
     a &= ~((1u << 4) | (1u << 5) | (1u << 21) | (1u << 23));
+    d &= ~((1u << 8) | (1u << 19));
+  } else if (leaf == 0x24) {  // AVX10's own leaf
+    a = b = c = d = 0;
   }
   g[REG_RAX] = a; g[REG_RBX] = b; g[REG_RCX] = c; g[REG_RDX] = d;
   g[REG_RIP] += 2;
@@ -71,7 +85,7 @@ __attribute__((constructor)) static void init(void) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_sigaction = on_segv;
-  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   real_sigaction()(SIGSEGV, &sa, &prev);
   installed = 1;
