@@ -186,8 +186,8 @@ constexpr int kKC = 256;
 // one task of the linear layer: rows [r0, r1) x panels [p0, p1), the tiles reading the inputs in place (the
 // avx2 and sse4.2 levels' layer; at avx512, a layer of one row block). `prefetch`: the weights' software
 // prefetch (kPrefetch), for a layer of one row block only, whose weights stream from memory; a layer of more
-// rows reuses each panel's K block from L1, where the prefetch's extra load per k is a cost: at avx2 on the
-// Xeon (one thread, 8 x 128's four shapes, research/tile-shapes-avx2.cc) 40-62 GFLOP/s with it, 47-70 without.
+// rows reuses each panel's K block from L1, where the prefetch is one more load per k for nothing: at avx2 on
+// the Xeon, the forward pass at 8 x 128 0.998-1.029x the time with it (same-process A/B, BENCHMARKS.md).
 static void in_place_task(float* out, const float* inp, const float* packed, const float* bias, int IC, int OC, bool with_gelu,
                           int r0, int r1, int p0, int p1, bool prefetch) {
   for (int k0 = 0; k0 < IC; k0 += kKC) {

@@ -17,12 +17,9 @@
 #define ELECTRA_ISA_NS isa_avx2
 #include "../native/kernels.cc"
 #include "../native/packed.cc"
-#include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <vector>
 
-extern "C" void openblas_set_num_threads(int);
+#include "shape-rows.h"
 
 using namespace electra;
 using namespace electra::isa_avx2;
@@ -110,45 +107,21 @@ static void linear_mlas(float* out, const float* inp, const float* packed, const
 
 int main() {
   omp_set_num_threads(1);
-  openblas_set_num_threads(1);  // else OpenBLAS threads on its own: an unfair row
-  const int shapes[4][3] = {{1024, 256, 768}, {1024, 256, 256}, {1024, 256, 1024}, {1024, 1024, 256}};
   const char* names[] = {"base", "nopf", "mlas4", "mlas8", "mlas16", "mlas8nopf", "pa", "t3x32", "sgemm"};
-  const int NV = 9;
-  for (int round = 0; round < 3; round++)
-    for (const auto& sh : shapes) {
-      const int N = sh[0], IC = sh[1], OC = sh[2], reps = 10;
-      std::vector<float> in((size_t)N * IC), w((size_t)OC * IC), ref((size_t)N * OC), out((size_t)N * OC), b(OC);
-      for (size_t i = 0; i < in.size(); i++) in[i] = std::sin((float)i);
-      for (size_t i = 0; i < w.size(); i++) w[i] = std::cos((float)i) * 0.02f;
-      for (int i = 0; i < OC; i++) b[i] = 0.001f * i;
-      float* pk = static_cast<float*>(aligned_alloc(64, ((size_t)f32_packed_size(OC, IC) * 4 + 63) / 64 * 64));
-      f32_pack_weights(pk, w.data(), OC, IC);
-      std::printf("%d x %d x %d:", N, IC, OC);
-      for (int v = 0; v < NV; v++) {
-        auto run = [&] {
-          switch (v) {
-            case 0: linear_order_base<6, 1, true, false>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 1: packed_linear_forward(out.data(), in.data(), pk, b.data(), N, IC, OC, false); break;
-            case 2: linear_mlas<4, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 3: linear_mlas<8, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 4: linear_mlas<16, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 5: linear_mlas<8, false>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 6: linear_order_base<6, 1, true, true>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 7: linear_order_base<3, 2, true, false>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 8: cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, in.data(), IC, w.data(), IC, 0.0f, out.data(), OC); break;
-          }
-        };
-        double best = 1e9;
-        for (int r = 0; r < reps; r++) {
-          const auto t0 = std::chrono::steady_clock::now();
-          run();
-          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  shape_rows(
+      names, 9, 8,
+      [](int v, float* out, const float* in, const float* pk, const float* w, const float* b, int N, int IC, int OC) {
+        switch (v) {
+          case 0: linear_order_base<6, 1, true, false>(out, in, pk, b, N, IC, OC); break;
+          case 1: packed_linear_forward(out, in, pk, b, N, IC, OC, false); break;
+          case 2: linear_mlas<4, true>(out, in, pk, b, N, IC, OC); break;
+          case 3: linear_mlas<8, true>(out, in, pk, b, N, IC, OC); break;
+          case 4: linear_mlas<16, true>(out, in, pk, b, N, IC, OC); break;
+          case 5: linear_mlas<8, false>(out, in, pk, b, N, IC, OC); break;
+          case 6: linear_order_base<6, 1, true, true>(out, in, pk, b, N, IC, OC); break;
+          case 7: linear_order_base<3, 2, true, false>(out, in, pk, b, N, IC, OC); break;
+          case 8: cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, in, IC, w, IC, 0.0f, out, OC); break;
         }
-        if (v == 0) ref = out;
-        else if (v != NV - 1 && std::memcmp(ref.data(), out.data(), out.size() * 4)) std::printf(" [%s differs]", names[v]);
-        std::printf("  %s %.0f", names[v], 2.0 * N * IC * OC / best / 1e9);
-      }
-      std::printf(" GFLOP/s\n");
-      std::free(pk);
-    }
+      },
+      [](int, int) { return false; });
 }

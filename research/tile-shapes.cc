@@ -25,6 +25,8 @@
 #include <cstring>
 #include <vector>
 
+#include "shape-rows.h"
+
 using namespace electra;
 using namespace electra::isa_avx512;
 
@@ -137,48 +139,22 @@ int main(int argc, char** argv) {
     for (int v = 0; v < 4; v++) std::printf("%s: best %.1f ms (%.0f GFLOP/s), mean %.1f ms\n", vn[v], best[v] * 1e3, gflop / best[v], sum[v] / 15 * 1e3);
     return 0;
   }
-  const int shapes[4][3] = {{1024, 256, 768}, {1024, 256, 256}, {1024, 256, 1024}, {1024, 1024, 256}};
   const char* names[] = {"base", "pa16", "pa32", "pa48", "sgemm", "pa32k128", "pa64", "pa32r48", "pa32r192", "pa32k512"};
-  for (int round = 0; round < 3; round++)
-    for (const auto& sh : shapes) {
-      const int N = sh[0], IC = sh[1], OC = sh[2], reps = 10;
-      std::vector<float> in((size_t)N * IC), w((size_t)OC * IC), ref((size_t)N * OC), out((size_t)N * OC), b(OC);
-      for (size_t i = 0; i < in.size(); i++) in[i] = std::sin((float)i);
-      for (size_t i = 0; i < w.size(); i++) w[i] = std::cos((float)i) * 0.02f;
-      for (int i = 0; i < OC; i++) b[i] = 0.001f * i;
-      float* pk = static_cast<float*>(aligned_alloc(64, ((size_t)f32_packed_size(OC, IC) * 4 + 63) / 64 * 64));
-      f32_pack_weights(pk, w.data(), OC, IC);
-      std::printf("%d x %d x %d:", N, IC, OC);
-      for (int v = 0; v < 10; v++) {
-        if ((v == 3 && OC % 48) || (v == 6 && OC % 64)) {
-          std::printf("  %s -", names[v]);
-          continue;
+  shape_rows(
+      names, 10, 4,
+      [](int v, float* out, const float* in, const float* pk, const float* w, const float* b, int N, int IC, int OC) {
+        switch (v) {
+          case 0: packed_linear_forward(out, in, pk, b, N, IC, OC, false); break;
+          case 1: linear_pa<12, 1, 96>(out, in, pk, b, N, IC, OC); break;
+          case 2: linear_pa<12, 2, 96>(out, in, pk, b, N, IC, OC); break;
+          case 3: linear_pa<8, 3, 96>(out, in, pk, b, N, IC, OC); break;
+          case 5: linear_pa<12, 2, 96, 128>(out, in, pk, b, N, IC, OC); break;
+          case 6: linear_pa<6, 4, 96>(out, in, pk, b, N, IC, OC); break;
+          case 7: linear_pa<12, 2, 48>(out, in, pk, b, N, IC, OC); break;
+          case 8: linear_pa<12, 2, 192>(out, in, pk, b, N, IC, OC); break;
+          case 9: linear_pa<12, 2, 96, 512>(out, in, pk, b, N, IC, OC); break;
+          case 4: cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, in, IC, w, IC, 0.0f, out, OC); break;
         }
-        auto run = [&] {
-          switch (v) {
-            case 0: packed_linear_forward(out.data(), in.data(), pk, b.data(), N, IC, OC, false); break;
-            case 1: linear_pa<12, 1, 96>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 2: linear_pa<12, 2, 96>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 3: linear_pa<8, 3, 96>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 5: linear_pa<12, 2, 96, 128>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 6: linear_pa<6, 4, 96>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 7: linear_pa<12, 2, 48>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 8: linear_pa<12, 2, 192>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 9: linear_pa<12, 2, 96, 512>(out.data(), in.data(), pk, b.data(), N, IC, OC); break;
-            case 4: cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, in.data(), IC, w.data(), IC, 0.0f, out.data(), OC); break;
-          }
-        };
-        double best = 1e9;
-        for (int r = 0; r < reps; r++) {
-          const auto t0 = std::chrono::steady_clock::now();
-          run();
-          best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        }
-        if (v == 0) ref = out;
-        else if (v != 4 && std::memcmp(ref.data(), out.data(), out.size() * 4)) std::printf(" [%s differs]", names[v]);
-        std::printf("  %s %.0f", names[v], 2.0 * N * IC * OC / best / 1e9);
-      }
-      std::printf(" GFLOP/s\n");
-      std::free(pk);
-    }
+      },
+      [](int v, int OC) { return (v == 3 && OC % 48) || (v == 6 && OC % 64); });
 }
