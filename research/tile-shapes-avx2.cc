@@ -1,9 +1,9 @@
 // Probe (not part of the product): loop orders and register tiles for native/packed.cc's avx2 linear layer, one
 // thread, best of 10 calls each, on ELECTRA-Small's four inference shapes at 8 x 128 (N = 1024 rows). Variants:
-//   base   packed.cc's loop order before 77684ab: the 6 x 16 tile on its inputs in place, weight panel in L1, with
-//          the weights' software prefetch
-//   nopf   the same without the prefetch: packed_linear_forward since 77684ab (at 8 x 128), which the probe checks
-//          the others' bits against
+//   base   packed.cc's loop order (the 6 x 16 tile on its inputs in place, weight panel in L1) with this probe's
+//          own tile (tile_v), with the weights' software prefetch
+//   nopf   packed_linear_forward as built: packed.cc's own tile, which since 77684ab runs without the prefetch at
+//          8 x 128 (so base against nopf is tile_v against packed.cc's tile, not the prefetch alone)
 //   mlasN  MLAS's loop order: per K block, per block of N panels, each 6-row strip of inputs (6 KB, in L1) against
 //          the block's panels in turn, the panels streaming from L2
 //   pa     the inputs packed per 6-row tile ([k][6]), as the avx512 level's layer
