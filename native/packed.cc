@@ -39,9 +39,9 @@ constexpr int kMR = 6;  // rows per register tile: 12 ymm accumulators (6 rows x
 // costing more than the tiles' strided input streams; at avx512 it pays, with the two-panel tile: linear_task.)
 constexpr int kRowBlock = 96;
 
-// One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * ldb + j] (+ bias[c0 + j]) for r < MR,
-// j < 16, k < K, storing the columns below ncols, from rows a[r * lda + k]; b is a panel of packed weights
-// (ldb 16) or attention's packed keys / values. `load`: start from out's values (the sums of the previous K
+// One register tile computes out[r, c0 + j] (+)= sum_k a(r, k) * b[k * 16 + j] (+ bias[c0 + j]) for r < MR,
+// j < 16, k < K, storing the columns below ncols, from rows a[r * lda + k]; b is a panel of packed weights or
+// attention's packed keys / values, 16 floats a row. `load`: start from out's values (the sums of the previous K
 // block) instead of 0; a sum continued from its stored float is the same float as one never stored, so the
 // blocks change no bits.
 // The weights' panel is fetched kPrefetch inputs (128 lines, 8 KB) ahead of the tile: a web request's 16 rows
@@ -55,8 +55,8 @@ struct TileArgs {
   int ldo;
   const float* a;
   int lda;
-  const float* b;
-  int ldb, K;
+  const float* b;  // a panel's rows, 16 floats apart
+  int K;
   const float* bias;  // indexed by column, or null
   int c0, ncols;
   bool load;
@@ -74,8 +74,8 @@ void tile(const TileArgs& t) {
 #pragma GCC unroll 16
   for (int r = 0; r < MR; r++) acc[r] = t.load ? _mm512_maskz_loadu_ps(m, t.out + (int64_t)r * t.ldo + t.c0) : _mm512_setzero_ps();
   const float* b = t.b;
-  for (int k = 0; k < t.K; k++, b += t.ldb) {
-    if (PF) _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
+  for (int k = 0; k < t.K; k++, b += 16) {
+    if (PF) _mm_prefetch((const char*)(b + kPrefetch * 16), _MM_HINT_T0);
     const __m512 bv = _mm512_loadu_ps(b);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(t.a[(int64_t)r * t.lda + k]), bv, acc[r]);
@@ -85,10 +85,18 @@ void tile(const TileArgs& t) {
   for (int r = 0; r < MR; r++) _mm512_mask_storeu_ps(t.out + (int64_t)r * t.ldo + t.c0, m, t.bias ? _mm512_add_ps(acc[r], bb) : acc[r]);
 }
 #elif defined(__AVX2__) && defined(__FMA__)
+// The operands are read once into locals and stepped by pointer each k (a by one input, b by one panel row),
+// the rows' offsets held in registers: per k 2 loads, 6 broadcasts, 12 fmas and the loop's two adds and
+// compare. (The first form read TileArgs through its reference in the loop and indexed a(r, k) as
+// a[r * lda + k], one lea per broadcast and K reloaded each k: 15-25% slower alone, one thread on the Xeon,
+// research/tile-shapes-avx2.cc's tile_v against it.)
 template <int MR, bool PF>
 void tile(const TileArgs& t) {
+  float* const out = t.out + t.c0;
+  const int64_t ldo = t.ldo, lda = t.lda;
+  const int n = std::min(16, t.ncols - t.c0);
+  const bool full = n == 16;
   __m256 acc[MR][2];
-  const bool full = t.c0 + 16 <= t.ncols;
   alignas(32) float s[MR][16];
   if (!t.load) {
 #pragma GCC unroll 6
@@ -96,37 +104,39 @@ void tile(const TileArgs& t) {
   } else if (full) {
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
-      acc[r][0] = _mm256_loadu_ps(t.out + (int64_t)r * t.ldo + t.c0);
-      acc[r][1] = _mm256_loadu_ps(t.out + (int64_t)r * t.ldo + t.c0 + 8);
+      acc[r][0] = _mm256_loadu_ps(out + r * ldo);
+      acc[r][1] = _mm256_loadu_ps(out + r * ldo + 8);
     }
   } else {
     for (int r = 0; r < MR; r++)
-      for (int j = 0; j < 16; j++) s[r][j] = t.c0 + j < t.ncols ? t.out[(int64_t)r * t.ldo + t.c0 + j] : 0.0f;
+      for (int j = 0; j < 16; j++) s[r][j] = j < n ? out[r * ldo + j] : 0.0f;
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
       acc[r][0] = _mm256_load_ps(s[r]);
       acc[r][1] = _mm256_load_ps(s[r] + 8);
     }
   }
+  const float* a = t.a;
   const float* b = t.b;
-  for (int k = 0; k < t.K; k++, b += t.ldb) {
-    if (PF) _mm_prefetch((const char*)(b + kPrefetch * t.ldb), _MM_HINT_T0);
+  const float* const bend = b + (int64_t)t.K * 16;
+  for (; b != bend; b += 16, a++) {
+    if (PF) _mm_prefetch((const char*)(b + kPrefetch * 16), _MM_HINT_T0);
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
-      const __m256 x = _mm256_broadcast_ss(t.a + (int64_t)r * t.lda + k);
+      const __m256 x = _mm256_broadcast_ss(a + r * lda);
       acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
     }
   }
+  const float* const bias = t.bias ? t.bias + t.c0 : nullptr;
   if (full) {  // all 16 columns: the bias added in vectors, stored straight
-    const __m256 bb0 = t.bias ? _mm256_loadu_ps(t.bias + t.c0) : _mm256_setzero_ps();
-    const __m256 bb1 = t.bias ? _mm256_loadu_ps(t.bias + t.c0 + 8) : _mm256_setzero_ps();
+    const __m256 bb0 = bias ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+    const __m256 bb1 = bias ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
 #pragma GCC unroll 6
     for (int r = 0; r < MR; r++) {
-      float* o = t.out + (int64_t)r * t.ldo + t.c0;
-      _mm256_storeu_ps(o, t.bias ? _mm256_add_ps(acc[r][0], bb0) : acc[r][0]);
-      _mm256_storeu_ps(o + 8, t.bias ? _mm256_add_ps(acc[r][1], bb1) : acc[r][1]);
+      _mm256_storeu_ps(out + r * ldo, bias ? _mm256_add_ps(acc[r][0], bb0) : acc[r][0]);
+      _mm256_storeu_ps(out + r * ldo + 8, bias ? _mm256_add_ps(acc[r][1], bb1) : acc[r][1]);
     }
     return;
   }
@@ -138,8 +148,7 @@ void tile(const TileArgs& t) {
     _mm256_store_ps(s[r] + 8, acc[r][1]);
   }
   for (int r = 0; r < MR; r++)
-    for (int j = 0; j < std::min(16, t.ncols - t.c0); j++)
-      t.out[(int64_t)r * t.ldo + t.c0 + j] = t.bias ? s[r][j] + t.bias[t.c0 + j] : s[r][j];
+    for (int j = 0; j < n; j++) out[r * ldo + j] = bias ? s[r][j] + bias[j] : s[r][j];
 }
 #else
 template <int MR, bool>
@@ -153,7 +162,7 @@ void tile(const TileArgs& t) {
     for (int r = 0; r < MR; r++) {
       const float x = t.a[(int64_t)r * t.lda + k];
 #pragma omp simd
-      for (int j = 0; j < 16; j++) acc[r][j] += x * t.b[(int64_t)k * t.ldb + j];  // no fma at this level (libm's is slow)
+      for (int j = 0; j < 16; j++) acc[r][j] += x * t.b[(int64_t)k * 16 + j];  // no fma at this level (libm's is slow)
     }
   for (int r = 0; r < MR; r++)
     for (int j = 0; j < n; j++) t.out[(int64_t)r * t.ldo + t.c0 + j] = t.bias ? acc[r][j] + t.bias[t.c0 + j] : acc[r][j];
@@ -194,7 +203,7 @@ static void in_place_task(float* out, const float* inp, const float* packed, con
     const int kc = std::min(kKC, IC - k0);
     const bool last = k0 + kc == IC;
     for (int p = p0; p < p1; p++)
-      panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, r0, r1, prefetch);
+      panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, r0, r1, prefetch);
   }
   // GELU in a pass over the task's outputs, still in cache, in runs long enough to vectorise well (at avx2, GELU
   // in the tile's epilogue measured slower than this pass: 32 vs 14 ms of a forward pass at 8 x 128 on one core)
@@ -511,9 +520,9 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
           kPackedTiles[std::min(kNP, HS / 16 - p) - 1][mr]({o + (int64_t)i0 * C, C, Pp, T, Vp + (size_t)p * T * 16, (int64_t)T * 16, nullptr, 16 * p, HS, false, false});
 #else
         const Tile tl = kTiles[true][mr];
-        for (int p = 0; p < keys; p++) tl({S, T, q + (int64_t)i0 * C3, C3, Kp + (size_t)p * HS * 16, 16, HS, nullptr, 16 * p, T, false});
+        for (int p = 0; p < keys; p++) tl({S, T, q + (int64_t)i0 * C3, C3, Kp + (size_t)p * HS * 16, HS, nullptr, 16 * p, T, false});
         for (int r = 0; r < mr; r++) softmax_masked_row(S + (size_t)r * T, mb, T);
-        for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S, T, Vp + (size_t)p * T * 16, 16, T, nullptr, 16 * p, HS, false});
+        for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S, T, Vp + (size_t)p * T * 16, T, nullptr, 16 * p, HS, false});
 #endif
       }
     }

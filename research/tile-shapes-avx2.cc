@@ -80,7 +80,7 @@ static void linear_order_base(float* out, const float* inp, const float* packed,
         }
         if (full < r1)
           for (int q = 0; q < NP; q++)
-            panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)(p + q) * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * (p + q), OC, k0 > 0}, full, r1, PF);
+            panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)(p + q) * IC + k0) * 16, kc, last ? bias : nullptr, 16 * (p + q), OC, k0 > 0}, full, r1, PF);
       }
     }
   }
@@ -100,7 +100,7 @@ static void linear_mlas(float* out, const float* inp, const float* packed, const
           tile_v<6, 1, PF>(out + (int64_t)r * OC, OC, inp + (int64_t)r * IC + k0, IC, 1, kc, packed + ((int64_t)p * IC + k0) * 16, 0,
                            last ? bias : nullptr, 16 * p, k0 > 0);
       for (int p = p0; p < p1; p++)
-        panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, full, N, PF);
+        panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)p * IC + k0) * 16, kc, last ? bias : nullptr, 16 * p, OC, k0 > 0}, full, N, PF);
     }
   }
 }

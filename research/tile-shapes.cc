@@ -81,7 +81,7 @@ static void linear_pa(float* out, const float* inp, const float* packed, const f
           tile_pa<MR, NP>(out + (int64_t)r * OC, OC, ap.data() + (size_t)(r - r0) * kc, kc, b, (int64_t)IC * 16, last ? bias : nullptr, 16 * p, k0 > 0);
         if (full < r1)
           for (int q = 0; q < NP; q++)
-            panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)(p + q) * IC + k0) * 16, 16, kc, last ? bias : nullptr, 16 * (p + q), OC, k0 > 0}, full, r1);
+            panel_rows({out, OC, inp + k0, IC, packed + ((int64_t)(p + q) * IC + k0) * 16, kc, last ? bias : nullptr, 16 * (p + q), OC, k0 > 0}, full, r1);
       }
     }
   }
