@@ -11,6 +11,7 @@
 // std::vector): an out-of-line template copy shared between the levels (a weak symbol) could let the linker
 // hand AVX-512 code to a CPU without it. test/core/portable.test.ts checks the objects have no weak symbols.
 #include <cblas.h>
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -304,9 +305,66 @@ void embeddings_backward(float* dword, float* dpos, float* dtype, const float* d
 
 // ---- attention ----
 
+// ---- the counter-based generator (kernels.h: hash64, uniform01), many draws at a time ----
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// 64-bit lane products mod 2^64 from 32-bit ones (AVX2 has no vpmullq, so GCC leaves hash64 scalar at this level:
+// dropout and the generator's sampling were 10% of a pretraining step under the CPUID mask, BENCHMARKS.md):
+// x c = lo(x) lo(c) + ((hi(x) lo(c) + lo(x) hi(c)) << 32); c_hi holds hi(c) in each lane's low half.
+static inline __m256i mul64(__m256i x, __m256i c, __m256i c_hi) {
+  const __m256i cross = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(x, 32), c), _mm256_mul_epu32(x, c_hi));
+  return _mm256_add_epi64(_mm256_mul_epu32(x, c), _mm256_slli_epi64(cross, 32));
+}
+static inline __m256i hash64_mix(__m256i z) {
+  const __m256i m1 = _mm256_set1_epi64x((long long)0xBF58476D1CE4E5B9ULL), m1h = _mm256_srli_epi64(m1, 32);
+  const __m256i m2 = _mm256_set1_epi64x((long long)0x94D049BB133111EBULL), m2h = _mm256_srli_epi64(m2, 32);
+  z = mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 30)), m1, m1h);
+  z = mul64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 27)), m2, m2h);
+  return _mm256_srli_epi64(_mm256_xor_si256(z, _mm256_srli_epi64(z, 31)), 40);  // uniform01's 24 bits
+}
+#endif
+
+// u[j] = uniform01(seed, i0 + j) for j < n, the same bits at every level: integer arithmetic mod 2^64, and 24-bit
+// integers convert to float exactly. hash64's z for index i0 + j is its z for i0 plus j times the index's
+// multiplier (mod 2^64), so the AVX2 path steps z by additions, 8 indices at a time.
+static inline void uniform01_run(float* u, uint64_t seed, uint64_t i0, int n) {
+  int j = 0;
+#if defined(__AVX2__) && !defined(__AVX512F__)
+  const uint64_t K = 0xD1B54A32D192ED03ULL, z0 = seed * 0x9E3779B97F4A7C15ULL + i0 * K + 0x632BE59BD9B4E019ULL;
+  // the even indices' lanes in za, the odd ones' in zb: their 24-bit results interleave into 8 floats in order
+  __m256i za = _mm256_set_epi64x((long long)(z0 + 6 * K), (long long)(z0 + 4 * K), (long long)(z0 + 2 * K), (long long)z0);
+  __m256i zb = _mm256_add_epi64(za, _mm256_set1_epi64x((long long)K));
+  const __m256i step = _mm256_set1_epi64x((long long)(8 * K));
+  const __m256 scale = _mm256_set1_ps(1.0f / 16777216.0f);
+  for (; j + 8 <= n; j += 8) {
+    const __m256i bits = _mm256_or_si256(hash64_mix(za), _mm256_slli_epi64(hash64_mix(zb), 32));
+    _mm256_storeu_ps(u + j, _mm256_mul_ps(_mm256_cvtepi32_ps(bits), scale));
+    za = _mm256_add_epi64(za, step);
+    zb = _mm256_add_epi64(zb, step);
+  }
+#endif
+#pragma omp simd
+  for (int k = j; k < n; k++) u[k] = uniform01(seed, i0 + k);
+}
+
+// dst[j] = src[j] / (1 - p), or 0 where dropout_keep(seed, base + j, p) drops it (dst may be src). At avx2 the
+// uniforms are drawn in runs on the stack first (uniform01_run), then the select; elsewhere in one loop, which
+// GCC vectorises at avx512 (vpmullq) and which measured 25% faster there than the two passes.
 static inline void dropout_rows(float* dst, const float* src, int64_t base, int n, float p, uint64_t seed) {
-  float s = 1.0f / (1.0f - p);
-  for (int j = 0; j < n; j++) dst[j] = dropout_keep(seed, base + j, p) ? src[j] * s : 0.0f;
+  const float s = 1.0f / (1.0f - p);
+#if defined(__AVX2__) && !defined(__AVX512F__)
+  constexpr int kRun = 512;
+  alignas(32) float u[kRun];
+  for (int j0 = 0; j0 < n; j0 += kRun) {
+    const int m = std::min(kRun, n - j0);
+    uniform01_run(u, seed, (uint64_t)(base + j0), m);
+#pragma omp simd
+    for (int j = 0; j < m; j++) dst[j0 + j] = u[j] >= p ? src[j0 + j] * s : 0.0f;
+  }
+#else
+#pragma omp simd
+  for (int j = 0; j < n; j++) dst[j] = dropout_keep(seed, (uint64_t)(base + j), p) ? src[j] * s : 0.0f;
+#endif
 }
 
 // row[0, T) = softmax(row + mb): the attention probabilities of one query (mb: the keys' additive mask bias)
@@ -373,7 +431,6 @@ void attention_backward(float* dqkv, float* ddist, const float* dout, const floa
                         const float* dist, int P, int B, int T, int C, int NH, float dropout_p, uint64_t seed) {
   const int HS = C / NH, C3 = 3 * C, M = 2 * T - 1;
   const float scale = 1.0f / std::sqrt((float)HS);
-  const float keep_scale = dropout_p > 0 ? 1.0f / (1.0f - dropout_p) : 1.0f;
   const float* Dsub = dist ? dist + (int64_t)(P - T) * HS : nullptr;
   // relative positions: each thread sums its heads' dDsub[2T-1, HS] in its own slice of `partial`; a static
   // schedule and a sum in thread order afterwards make the gradient the same bits on every run (as layernorm's)
@@ -400,7 +457,7 @@ void attention_backward(float* dqkv, float* ddist, const float* dout, const floa
         for (int i = 0; i < T; i++) {
           int64_t base = ((int64_t)bh * T + i) * T;
           float* d = dP.data() + (int64_t)i * T;
-          for (int j = 0; j < T; j++) d[j] = dropout_keep(seed, base + j, dropout_p) ? d[j] * keep_scale : 0.0f;
+          dropout_rows(d, d, base, T, dropout_p, seed);
           dropout_rows(dropped.data() + (int64_t)i * T, P + (int64_t)i * T, base, T, dropout_p, seed);
         }
         Pd = dropped.data();
@@ -445,9 +502,13 @@ void attention_backward(float* dqkv, float* ddist, const float* dout, const floa
 // ---- dropout ----
 
 void dropout_forward(float* out, const float* inp, int64_t n, float p, uint64_t seed) {
-  const float s = 1.0f / (1.0f - p);
-#pragma omp parallel for simd num_threads(nthreads_for(n)) schedule(static)
-  for (int64_t i = 0; i < n; i++) out[i] = dropout_keep(seed, i, p) ? inp[i] * s : 0.0f;
+  constexpr int64_t kChunk = 4096;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for num_threads(nthreads_for(n)) schedule(static)
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t i0 = c * kChunk;
+    dropout_rows(out + i0, inp + i0, i0, (int)std::min(kChunk, n - i0), p, seed);
+  }
 }
 void dropout_backward(float* dinp, const float* dout, int64_t n, float p, uint64_t seed) {
   dropout_forward(dinp, dout, n, p, seed);
@@ -562,11 +623,10 @@ void gumbel_argmax(int32_t* out, const float* logits, int M, int V, float temper
     for (int m = 0; m < M; m++) {
       const float* x = logits + (int64_t)m * V;
       const uint64_t base = (row_keys ? (uint64_t)(uint32_t)row_keys[m] : (uint64_t)m) * V;
+      float* const u = noisy.data();
+      uniform01_run(u, seed, base, V);
 #pragma omp simd
-      for (int v = 0; v < V; v++) {
-        float u = uniform01(seed, base + v);
-        noisy[v] = x[v] * inv_t - flog(-flog(u + 1e-9f) + 1e-9f);
-      }
+      for (int v = 0; v < V; v++) noisy[v] = x[v] * inv_t - flog(-flog(u[v] + 1e-9f) + 1e-9f);
       int best = 0;
       for (int v = 1; v < V; v++)
         if (noisy[v] > noisy[best]) best = v;

@@ -5,6 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { getThreads, native, setThreads, useNaiveKernels } from "../../src/core/native.js";
 import * as ops from "../../src/core/ops.js";
 import { Rng } from "../../src/core/rng.js";
@@ -174,6 +176,53 @@ test("dropout: mask is a pure function of the seed, rate and scaling right", () 
   const zeros = a.filter((v) => v === 0).length;
   assert.ok(Math.abs(zeros / n - 0.1) < 0.005, `dropped ${zeros / n}`);
   assert.ok(a.every((v) => v === 0 || Math.abs(v - 1 / 0.9) < 1e-6));
+});
+
+/** kernels.h's hash64 and uniform01 in BigInt arithmetic: the 24-bit draw for (seed, index), as an integer */
+function draw24(seed: bigint, index: bigint): number {
+  const M = (1n << 64n) - 1n;
+  let z = (seed * 0x9E3779B97F4A7C15n + index * 0xD1B54A32D192ED03n + 0x632BE59BD9B4E019n) & M;
+  z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & M;
+  z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & M;
+  return Number((z ^ (z >> 31n)) >> 40n);
+}
+
+test("dropout masks and Gumbel noise are the counter-based hash's, bit for bit, at every instruction-set level", () => {
+  // dropout keeps index i where draw24 / 2^24 >= p; Gumbel-max on zero logits picks each row's largest draw
+  // (-log(-log u) rises with u). Sizes no multiple of 8, runs past the kernels' 512- and 4096-float chunks.
+  const n = 9001, p = 0.3, seed = 12345, V = 1037, M = 24, keys = Array.from({ length: M }, (_, m) => (m * 7919) % 1000);
+  const wantKeep = Array.from({ length: n }, (_, i) => draw24(BigInt(seed), BigInt(i)) / 16777216 >= p);
+  const wantArgmax = keys.map((k) => {
+    let best = 0, top = -1;
+    for (let v = 0; v < V; v++) {
+      const d = draw24(BigInt(seed), BigInt(k * V + v));
+      if (d > top) { top = d; best = v; }
+    }
+    return best;
+  });
+  const probe = `
+    import { addon } from "./dist/src/core/native.js";
+    const a = addon(), n = ${n}, V = ${V}, M = ${M};
+    const ones = new Float32Array(n).fill(1), out = new Float32Array(n);
+    a.dropout_forward(out, ones, ${p}, ${seed});
+    const arg = new Int32Array(M);
+    a.gumbel_argmax(arg, new Float32Array(M * V), V, 1, ${seed}, Int32Array.from(${JSON.stringify(keys)}));
+    console.log(JSON.stringify({ isa: a.isa(), keep: Array.from(out, (x) => x !== 0), scaled: out.every((x) => x === 0 || x === Math.fround(1 / Math.fround(1 - ${p}))), arg: Array.from(arg) }));`;
+  const cpu = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
+  const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpu);
+  const levels = ["sse4.2"];
+  if (has("avx2") && has("fma")) levels.push("avx2");
+  if (has("avx512f") && has("avx512bw") && has("avx512dq") && has("avx512vl")) levels.push("avx512");
+  for (const level of levels) {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: process.cwd(), encoding: "utf8", env: { ...process.env, ELECTRA_ISA: level } });
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as { isa: string; keep: boolean[]; scaled: boolean; arg: number[] };
+    assert.equal(got.isa, level);
+    const wrong = got.keep.findIndex((k, i) => k !== wantKeep[i]);
+    assert.equal(wrong, -1, `${level}: dropout keeps element ${wrong}: ${got.keep[wrong]}, the hash says ${wantKeep[wrong]}`);
+    assert.ok(got.scaled, `${level}: kept elements are not 1 / (1 - p)`);
+    assert.deepEqual(got.arg, wantArgmax, `${level}: Gumbel-max on zero logits is not each row's largest draw`);
+  }
 });
 
 test("Gumbel-max sampling follows softmax(logits)", () => {
