@@ -9,7 +9,10 @@
 //           VNNI instruction by the compiler, so it still runs on an AVX-512 CPU without VNNI.
 //   avx2    vpmaddubsw(|a|, sign(a) w): |a| <= 128 (quantized activations are within [-127, 127]) and |w| <= 127,
 //           so the int16 pair sums (at most 2 * 128 * 127 = 32512 < 32767) never saturate, where a + 128 as u8
-//           times w could reach 2 * 255 * 127 = 64770; vpmaddwd with ones widens them to int32.
+//           times w could reach 2 * 255 * 127 = 64770; vpmaddwd with ones widens them to int32. |a| is taken
+//           once per task (Epilogue::amag), not in every tile of every block: per row and 4 inputs of 16
+//           channels 6 ops on the two vector ports that take them instead of 7 (the int8 forward at 8 x 128,
+//           avx2, 1.06-1.12x; BENCHMARKS.md).
 //   sse4.2  plain loops (int32 products), as the naive twin.
 // Every path computes the same int32 sums; test/core/int8.test.ts checks them against the naive kernels.
 #include <immintrin.h>
@@ -36,6 +39,7 @@ struct Epilogue {
   const float* bias;    // [OC] or null
   const int32_t* wsum;  // [OC] (VNNI: the sums less 128 wsum)
   int OC;
+  const uint8_t* amag;  // AVX2: |a| of the tile kernel's rows, laid out as they are, else null
 };
 
 // The float a linear layer writes for an exact sum, in every kernel and the naive twin: a fused multiply-add
@@ -83,9 +87,10 @@ inline void block_avx2(const Epilogue& e, const int8_t* a, int lda, const int8_t
     const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb + k4 * 64 + 32));
     #pragma GCC unroll 16
     for (int r = 0; r < MR; r++) {
-      int32_t four;
+      int32_t four, four_mag;
       std::memcpy(&four, a + (int64_t)(r0 + r) * lda + 4 * k4, 4);
-      const __m256i av = _mm256_set1_epi32(four), mag = _mm256_abs_epi8(av);
+      std::memcpy(&four_mag, e.amag + (int64_t)(r0 + r) * lda + 4 * k4, 4);
+      const __m256i av = _mm256_set1_epi32(four), mag = _mm256_set1_epi32(four_mag);
       acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(mag, _mm256_sign_epi8(w0, av)), ones));
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(mag, _mm256_sign_epi8(w1, av)), ones));
     }
@@ -226,18 +231,18 @@ __attribute__((target("avx512vnni"))) void gemm_tile_vnni(const Epilogue& e, con
 #endif
 
 // ---- the level's gemm and linear layer over its tile kernel ----
-// Offset: the tile kernel takes the activations + 128 (VNNI's u8 operand)
+// Offset: the tile kernel takes the activations + 128 (VNNI's u8 operand); Mag: also their magnitudes |a| (AVX2's)
 
 using TileKernel = void (*)(const Epilogue&, const int8_t*, int, const int8_t*, int, int, int, int, int);
 
 // The product, as tasks of kRowsPerTask rows x a range of blocks, in one parallel loop with dynamic scheduling
 // and no barrier inside: each task quantizes its own rows (inp, linear) or copies them (a, gemm) into its
-// thread's buffer (+ 128 with Offset: VNNI's u8 operand), then runs the tile kernel. On a machine shared with
+// thread's buffer (+ 128 with Offset: VNNI's u8 operand; their |a| beside them with Mag), then runs the tile kernel. On a machine shared with
 // other busy processes a descheduled thread then delays no phase of the others; the row blocks are split by
 // columns too when they are fewer than twice the threads (B = 1), at the cost of quantizing a row once per
 // range (1/64 of its products or less). Each output element belongs to one task, computed the same way
 // whichever thread runs it: the same bits for any thread count and schedule.
-template <TileKernel Tile, bool Offset>
+template <TileKernel Tile, bool Offset, bool Mag>
 void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, const int8_t* packed, const int32_t* wsum,
                const float* wscale, const float* bias, int N, int IC, int OC, bool with_gelu) {
   const int K4 = int8_k4(IC), lda = 4 * K4, blocks = int8_blocks(OC);
@@ -248,6 +253,7 @@ void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, co
 #pragma omp parallel num_threads(nt)
   {
     Buffer<int8_t> q((size_t)kRowsPerTask * lda);  // the task's rows, padded to 4 K4 (the pads meet zero weights)
+    Buffer<uint8_t> mag(Mag ? (size_t)kRowsPerTask * lda : 0);  // their magnitudes (Mag)
     Buffer<float> ascale(kRowsPerTask);
 #pragma omp for schedule(dynamic, 1)
     for (int t = 0; t < tasks; t++) {
@@ -257,6 +263,11 @@ void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, co
         int8_t* row = q.data() + (size_t)r * lda;
         if (inp) ascale[r] = int8_quantize_row(row, inp + (int64_t)(r0 + r) * IC, IC);
         else std::memcpy(row, a + (int64_t)(r0 + r) * IC, IC);
+        if (Mag) {
+          uint8_t* m = mag.data() + (size_t)r * lda;
+#pragma omp simd
+          for (int k = 0; k < lda; k++) m[k] = (uint8_t)(row[k] < 0 ? -row[k] : row[k]);
+        }
         if (Offset) {
           uint8_t* u = reinterpret_cast<uint8_t*>(row);
 #pragma omp simd
@@ -264,7 +275,7 @@ void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, co
         }
       }
       // the tile kernels count rows from the task's first
-      const Epilogue e{iout ? iout + (int64_t)r0 * OC : nullptr, fout ? fout + (int64_t)r0 * OC : nullptr, ascale.data(), wscale, bias, wsum, OC};
+      const Epilogue e{iout ? iout + (int64_t)r0 * OC : nullptr, fout ? fout + (int64_t)r0 * OC : nullptr, ascale.data(), wscale, bias, wsum, OC, Mag ? mag.data() : nullptr};
       for (int b = b0; b < b1; b += 4) Tile(e, q.data(), lda, packed, K4, 0, rows, b, std::min(4, b1 - b));
       if (with_gelu) {  // the task's outputs, still in cache
         const int o0 = 16 * b0, o1 = std::min(OC, 16 * b1);
@@ -278,21 +289,21 @@ void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, co
   }
 }
 
-template <TileKernel Tile, bool Offset>
+template <TileKernel Tile, bool Offset, bool Mag = false>
 void gemm_with(int32_t* out, const int8_t* a, const int8_t* packed, const int32_t* wsum, int N, int IC, int OC) {
-  run_tasks<Tile, Offset>(nullptr, a, out, nullptr, packed, wsum, nullptr, nullptr, N, IC, OC, false);
+  run_tasks<Tile, Offset, Mag>(nullptr, a, out, nullptr, packed, wsum, nullptr, nullptr, N, IC, OC, false);
 }
 
-template <TileKernel Tile, bool Offset>
+template <TileKernel Tile, bool Offset, bool Mag = false>
 void linear_with(float* out, const float* inp, const int8_t* packed, const int32_t* wsum, const float* wscale,
                  const float* bias, int N, int IC, int OC, bool with_gelu) {
-  run_tasks<Tile, Offset>(inp, nullptr, nullptr, out, packed, wsum, wscale, bias, N, IC, OC, with_gelu);
+  run_tasks<Tile, Offset, Mag>(inp, nullptr, nullptr, out, packed, wsum, wscale, bias, N, IC, OC, with_gelu);
 }
 
 }  // namespace
 
 #if defined(__AVX2__)
-const Int8Kernels int8 = {"avx2", gemm_with<gemm_tile_avx2, false>, linear_with<gemm_tile_avx2, false>};
+const Int8Kernels int8 = {"avx2", gemm_with<gemm_tile_avx2, false, true>, linear_with<gemm_tile_avx2, false, true>};
 #else
 const Int8Kernels int8 = {"scalar", gemm_with<gemm_tile_scalar, false>, linear_with<gemm_tile_scalar, false>};
 #endif
