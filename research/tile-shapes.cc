@@ -1,6 +1,7 @@
 // Probe (not part of the product): register-tile shapes for native/packed.cc's avx512 linear layer, one thread,
 // best of several repetitions each; used for BENCHMARKS.md (issue 18, fifth session). Variants:
-//   base     packed.cc's packed_linear_forward as built (or as in -DPACKED_CC's file: an older packed.cc)
+//   base     packed.cc's packed_linear_forward as built (or as in -DPACKED_CC's file: an older packed.cc, from
+//            b4e6144 on: the probe builds TileArgs without the ldb that earlier ones had)
 //   pa16     the row block's inputs packed per 12-row tile ([k][12], GotoBLAS's A panel), 12 x 16 tile
 //   pa32     the same packed inputs, 12 x 32 tile (two weight panels: each broadcast feeds two fmas)
 //   pa48     8 x 48 tile (three panels), inputs packed per 8 rows; pa64: 6 x 64; *k128/k512: K blocks of 128/512;

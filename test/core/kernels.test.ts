@@ -188,26 +188,52 @@ function draw24(seed: bigint, index: bigint): number {
 }
 
 test("dropout masks and Gumbel noise are the counter-based hash's, bit for bit, at every instruction-set level", () => {
-  // dropout keeps index i where draw24 / 2^24 >= p; Gumbel-max on zero logits picks each row's largest draw
-  // (-log(-log u) rises with u). Sizes no multiple of 8, runs past the kernels' 512- and 4096-float chunks.
-  const n = 9001, p = 0.3, seed = 12345, V = 1037, M = 24, keys = Array.from({ length: M }, (_, m) => (m * 7919) % 1000);
-  const wantKeep = Array.from({ length: n }, (_, i) => draw24(BigInt(seed), BigInt(i)) / 16777216 >= p);
-  const wantArgmax = keys.map((k) => {
-    let best = 0, top = -1;
-    for (let v = 0; v < V; v++) {
-      const d = draw24(BigInt(seed), BigInt(k * V + v));
-      if (d > top) { top = d; best = v; }
-    }
-    return best;
+  // dropout keeps index i where draw24 / 2^24 >= p (both floats); Gumbel-max on zero logits picks each row's largest
+  // draw (-log(-log u) rises with u). Lengths 1-20 (the avx2 path's 8-wide runs and their scalar tails), 9001 (past
+  // the 4096-float chunks and 512-float runs); Gumbel rows of 9 (one run of 8, a tail of 1) and of 1037. And
+  // attention with dropout, forward and backward (whose dropout runs in place), against the naive kernels.
+  const p = 0.3, seed = 12345, pf = Math.fround(p);
+  const lengths = [...Array.from({ length: 20 }, (_, i) => i + 1), 9001];
+  const wantKeep = lengths.map((n) => Array.from({ length: n }, (_, i) => draw24(BigInt(seed), BigInt(i)) / 16777216 >= pf));
+  const gumbels = [{ V: 9, M: 600 }, { V: 1037, M: 24 }].map(({ V, M }) => {
+    const keys = Array.from({ length: M }, (_, m) => (m * 7919) % 1000);
+    const want = keys.map((k) => {
+      let best = 0, top = -1;
+      for (let v = 0; v < V; v++) {
+        const d = draw24(BigInt(seed), BigInt(k * V + v));
+        if (d > top) { top = d; best = v; }
+      }
+      return best;
+    });
+    return { V, M, keys, want };
   });
   const probe = `
     import { addon } from "./dist/src/core/native.js";
-    const a = addon(), n = ${n}, V = ${V}, M = ${M};
-    const ones = new Float32Array(n).fill(1), out = new Float32Array(n);
-    a.dropout_forward(out, ones, ${p}, ${seed});
-    const arg = new Int32Array(M);
-    a.gumbel_argmax(arg, new Float32Array(M * V), V, 1, ${seed}, Int32Array.from(${JSON.stringify(keys)}));
-    console.log(JSON.stringify({ isa: a.isa(), keep: Array.from(out, (x) => x !== 0), scaled: out.every((x) => x === 0 || x === Math.fround(1 / Math.fround(1 - ${p}))), arg: Array.from(arg) }));`;
+    const a = addon(), scale = Math.fround(1 / Math.fround(1 - ${p}));
+    const keep = ${JSON.stringify(lengths)}.map((n) => {
+      const out = new Float32Array(n);
+      a.dropout_forward(out, new Float32Array(n).fill(1), ${p}, ${seed});
+      if (!out.every((x) => x === 0 || x === scale)) throw new Error("kept elements are not 1 / (1 - p)");
+      return Array.from(out, (x) => x !== 0);
+    });
+    const arg = ${JSON.stringify(gumbels.map(({ V, M, keys }) => ({ V, M, keys })))}.map(({ V, M, keys }) => {
+      const o = new Int32Array(M);
+      a.gumbel_argmax(o, new Float32Array(M * V), V, 1, ${seed}, Int32Array.from(keys));
+      return Array.from(o);
+    });
+    // attention, B 2, T 37, C 16, 2 heads, dropout 0.3: fast against naive
+    const B = 2, T = 37, C = 16, NH = 2, r = (n, s) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * s));
+    const qkv = r(B * T * 3 * C, 0.37), mb = new Float32Array(B * T), dout = r(B * T * C, 0.71);
+    const run = () => {
+      const out = new Float32Array(B * T * C), probs = new Float32Array(B * NH * T * T), dqkv = new Float32Array(B * T * 3 * C);
+      a.attention_forward(out, probs, qkv, mb, null, T, B, T, C, NH, 0.3, 99);
+      a.attention_backward(dqkv, null, dout, qkv, probs, null, T, B, T, C, NH, 0.3, 99);
+      return [out, dqkv];
+    };
+    const fast = run(); a.use_naive(true); const slow = run(); a.use_naive(false);
+    let attention = 0;
+    fast.forEach((x, k) => x.forEach((v, i) => { attention = Math.max(attention, Math.abs(v - slow[k][i]) / (1e-5 + Math.abs(slow[k][i]))); }));
+    console.log(JSON.stringify({ isa: a.isa(), keep, arg, attention }));`;
   const cpu = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
   const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpu);
   const levels = ["sse4.2"];
@@ -216,12 +242,14 @@ test("dropout masks and Gumbel noise are the counter-based hash's, bit for bit, 
   for (const level of levels) {
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: process.cwd(), encoding: "utf8", env: { ...process.env, ELECTRA_ISA: level } });
     assert.equal(r.status, 0, r.stderr);
-    const got = JSON.parse(r.stdout) as { isa: string; keep: boolean[]; scaled: boolean; arg: number[] };
+    const got = JSON.parse(r.stdout) as { isa: string; keep: boolean[][]; arg: number[][]; attention: number };
     assert.equal(got.isa, level);
-    const wrong = got.keep.findIndex((k, i) => k !== wantKeep[i]);
-    assert.equal(wrong, -1, `${level}: dropout keeps element ${wrong}: ${got.keep[wrong]}, the hash says ${wantKeep[wrong]}`);
-    assert.ok(got.scaled, `${level}: kept elements are not 1 / (1 - p)`);
-    assert.deepEqual(got.arg, wantArgmax, `${level}: Gumbel-max on zero logits is not each row's largest draw`);
+    lengths.forEach((n, t) => {
+      const wrong = got.keep[t].findIndex((k, i) => k !== wantKeep[t][i]);
+      assert.equal(wrong, -1, `${level}: dropout of ${n} keeps element ${wrong}: ${got.keep[t][wrong]}, the hash says ${wantKeep[t][wrong]}`);
+    });
+    gumbels.forEach(({ V, want }, t) => assert.deepEqual(got.arg[t], want, `${level}: Gumbel-max on zero logits (V ${V}) is not each row's largest draw`));
+    assert.ok(got.attention < 1e-3, `${level}: attention with dropout differs from the naive kernels (relative ${got.attention})`);
   }
 });
 
