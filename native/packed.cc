@@ -519,7 +519,8 @@ void attention_infer(float* out, const float* qkv, const float* maskbias, int B,
         for (int p = 0; p < HS / 16; p += kNP)
           kPackedTiles[std::min(kNP, HS / 16 - p) - 1][mr]({o + (int64_t)i0 * C, C, Pp, T, Vp + (size_t)p * T * 16, (int64_t)T * 16, nullptr, 16 * p, HS, false, false});
 #else
-        const Tile tl = kTiles[true][mr];
+        // no prefetch: Kp and Vp were just written, in this core's cache (with it: 1.00-1.02x the time, BENCHMARKS.md)
+        const Tile tl = kTiles[false][mr];
         for (int p = 0; p < keys; p++) tl({S, T, q + (int64_t)i0 * C3, C3, Kp + (size_t)p * HS * 16, HS, nullptr, 16 * p, T, false});
         for (int r = 0; r < mr; r++) softmax_masked_row(S + (size_t)r * T, mb, T);
         for (int p = 0; p < HS / 16; p++) tl({o + (int64_t)i0 * C, C, S, T, Vp + (size_t)p * T * 16, T, nullptr, 16 * p, HS, false});
