@@ -237,11 +237,11 @@ using TileKernel = void (*)(const Epilogue&, const int8_t*, int, const int8_t*, 
 
 // The product, as tasks of kRowsPerTask rows x a range of blocks, in one parallel loop with dynamic scheduling
 // and no barrier inside: each task quantizes its own rows (inp, linear) or copies them (a, gemm) into its
-// thread's buffer (+ 128 with Offset: VNNI's u8 operand; their |a| beside them with Mag), then runs the tile kernel. On a machine shared with
-// other busy processes a descheduled thread then delays no phase of the others; the row blocks are split by
-// columns too when they are fewer than twice the threads (B = 1), at the cost of quantizing a row once per
-// range (1/64 of its products or less). Each output element belongs to one task, computed the same way
-// whichever thread runs it: the same bits for any thread count and schedule.
+// thread's buffer (+ 128 with Offset: VNNI's u8 operand; their |a| beside them with Mag), then runs the tile
+// kernel. On a machine shared with other busy processes a descheduled thread then delays no phase of the others;
+// the row blocks are split by columns too when they are fewer than twice the threads (B = 1), at the cost of
+// quantizing a row once per range (1/64 of its products or less). Each output element belongs to one task,
+// computed the same way whichever thread runs it: the same bits for any thread count and schedule.
 template <TileKernel Tile, bool Offset, bool Mag>
 void run_tasks(const float* inp, const int8_t* a, int32_t* iout, float* fout, const int8_t* packed, const int32_t* wsum,
                const float* wscale, const float* bias, int N, int IC, int OC, bool with_gelu) {

@@ -303,8 +303,6 @@ void embeddings_backward(float* dword, float* dpos, float* dtype, const float* d
   }
 }
 
-// ---- attention ----
-
 // ---- the counter-based generator (kernels.h: hash64, uniform01), many draws at a time ----
 
 #if defined(__AVX2__) && !defined(__AVX512F__)
@@ -366,6 +364,8 @@ static inline void dropout_rows(float* dst, const float* src, int64_t base, int 
   for (int j = 0; j < n; j++) dst[j] = dropout_keep(seed, (uint64_t)(base + j), p) ? src[j] * s : 0.0f;
 #endif
 }
+
+// ---- attention ----
 
 // row[0, T) = softmax(row + mb): the attention probabilities of one query (mb: the keys' additive mask bias)
 static inline void softmax_masked_row(float* row, const float* mb, int T) {

@@ -88,8 +88,8 @@ void tile(const TileArgs& t) {
 // The operands are read once into locals and stepped by pointer each k (a by one input, b by one panel row),
 // the rows' offsets held in registers: per k 2 loads, 6 broadcasts, 12 fmas and the loop's two adds and
 // compare. (The first form read TileArgs through its reference in the loop and indexed a(r, k) as
-// a[r * lda + k], one lea per broadcast and K reloaded each k: 15-25% slower alone, one thread on the Xeon,
-// research/tile-shapes-avx2.cc's tile_v against it.)
+// a[r * lda + k], one lea per broadcast and K reloaded each k: alone, one thread on the Xeon, 12-25% slower than
+// research/tile-shapes-avx2.cc's tile_v in its slow minutes, 1-3% in its fast ones; now within 0-3% in both.)
 template <int MR, bool PF>
 void tile(const TileArgs& t) {
   float* const out = t.out + t.c0;
