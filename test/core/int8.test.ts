@@ -8,16 +8,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { native } from "../../src/core/native.js";
 import * as ops from "../../src/core/ops.js";
 import { Rng } from "../../src/core/rng.js";
 import { dequantizeWeight, quantizeTensors, quantizeWeight, splitQuantized } from "../../src/io/quantized.js";
 import { parseSafetensors, serializeSafetensors } from "../../src/io/safetensors.js";
 import { fromFloat32 } from "../../src/io/tensor-data.js";
+import { cpuHas, isaLevels } from "../helpers/isa.js";
 
-const cpuFlags = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
-const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpuFlags);
 
 /**
  * Run in a child process at one level: for each shape, int8_gemm (fast, naive) against a direct sum in JS;
@@ -86,9 +84,9 @@ function probe(level: string | null) {
 }
 
 test("int8 GEMM at every level the CPU has: exact int32 sums (= naive = a direct sum), no saturation, the linear layer's floats bit for bit", () => {
-  const levels: [string, string][] = [["sse4.2", "scalar"]];
-  if (has("avx2") && has("fma")) levels.push(["avx2", "avx2"]);
-  if (has("avx512f") && has("avx512bw") && has("avx512dq") && has("avx512vl")) levels.push(["avx512", has("avx512_vnni") ? "vnni" : "avx2"]);
+  // each level's int8 kernel: avx512's is VNNI's where the CPU has it, else the AVX2 one
+  const kernelOf: Record<string, string> = { "sse4.2": "scalar", avx2: "avx2", avx512: cpuHas("avx512_vnni") ? "vnni" : "avx2" };
+  const levels = isaLevels().map((level): [string, string] => [level, kernelOf[level]]);
   for (const [level, kernel] of levels) {
     const r = probe(level);
     assert.equal(r.isa, level);

@@ -8,18 +8,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { native, setThreads, useNaiveKernels } from "../../src/core/native.js";
 import * as ops from "../../src/core/ops.js";
 import { Rng } from "../../src/core/rng.js";
+import { isaLevels } from "../helpers/isa.js";
 import { parseConfig } from "../../src/model/config.js";
 import { createModel } from "../../src/model/registry.js";
 import { initParams } from "../../src/model/params.js";
 import { RunContext, MASKED_KEY_BIAS } from "../../src/model/encoder.js";
 import type { ElectraForSequenceClassification } from "../../src/model/heads/sequence-classification.js";
 
-const cpuFlags = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
-const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpuFlags);
 
 /** The largest |a - b| / (atol + rtol |b|): at most 1 is within tolerance. */
 function worst(a: Float32Array, b: Float32Array, atol = 1e-5, rtol = 1e-4): number {
@@ -131,9 +129,7 @@ const PROBE = `
   console.log(JSON.stringify(report));`;
 
 test("the inference kernels at every instruction-set level the CPU has agree with the naive twins; the linear layer's bits are the same at avx2 and avx512", () => {
-  const levels = ["sse4.2"];
-  if (has("avx2") && has("fma")) levels.push("avx2");
-  if (has("avx512f") && has("avx512bw") && has("avx512dq") && has("avx512vl")) levels.push("avx512");
+  const levels = isaLevels();
   const bits = new Map<string, string>();
   for (const level of levels) {
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", PROBE], {

@@ -7,14 +7,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isaLevels } from "../helpers/isa.js";
 
 const root = process.cwd();
 const objects = join(root, "build", "Release", "obj.target");
-const cpuFlags = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
-const has = (f: string) => new RegExp(`\\b${f}\\b`).test(cpuFlags);
 
 function nodeEval(code: string, env: Record<string, string> = {}, cwd = root) {
   return spawnSync(process.execPath, ["--input-type=module", "-e", code], { cwd, encoding: "utf8", env: { ...process.env, ...env } });
@@ -30,7 +29,7 @@ test("the kernels of each level define no weak functions", { skip: existsSync(ob
 });
 
 test("the fast kernels' level is the CPU's best, and ELECTRA_ISA picks a lower one; every level matches the naive kernels", () => {
-  const best = has("avx512f") && has("avx512bw") && has("avx512dq") && has("avx512vl") ? "avx512" : has("avx2") && has("fma") ? "avx2" : "sse4.2";
+  const best = isaLevels().at(-1)!;
   const probe = `
     import { addon } from "./dist/src/core/native.js";
     const a = addon();
