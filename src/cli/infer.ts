@@ -26,16 +26,19 @@ function readInputs(args: string[], o: Common): TextInput[] {
   // missing paths first: a wrong --model should not wait for standard input, nor load anything
   mustExist("--model", o.model, "folder");
   if (o.file) mustExist("--file", o.file, "file");
-  let lines = args;
-  if (!lines.length) {
+  // each input with where it came from: "input N" (the Nth argument), FILE:LINE, or "standard input:LINE", the
+  // line counted before blank lines are skipped
+  let inputs = args.map((l, i) => ({ l, at: `input ${i + 1}` }));
+  if (!inputs.length) {
     const raw = o.file ? readFileSync(o.file, "utf8") : readFileSync(0, "utf8");
-    lines = raw.split(/\r?\n/).filter((l) => l.trim() !== "");
+    const source = o.file ?? "standard input";
+    inputs = raw.split(/\r?\n/).map((l, i) => ({ l, at: `${source}:${i + 1}` })).filter((x) => x.l.trim() !== "");
   }
-  if (!lines.length) throw new Error("no input: give texts as arguments, --file FILE, or lines on standard input");
-  if (!o.pairs) return lines;
-  return lines.map((l, i) => {
+  if (!inputs.length) throw new Error("no input: give texts as arguments, --file FILE, or lines on standard input");
+  if (!o.pairs) return inputs.map((x) => x.l);
+  return inputs.map(({ l, at }) => {
     const parts = l.split("\t");
-    if (parts.length !== 2) throw new Error(`input ${i + 1}: --pairs expects "sentence A<TAB>sentence B", found ${parts.length} field(s)`);
+    if (parts.length !== 2) throw new Error(`${at}: --pairs expects "sentence A<TAB>sentence B", found ${parts.length} field(s)`);
     return [parts[0], parts[1]] as const;
   });
 }

@@ -251,6 +251,8 @@ export function readTokenJsonl(file: string): TaggedFile {
         throw new TaggedFormatError(file, lineNo, `"${tagKey}"[${k}] must be a string, found ${describeJson(tagsV[k])}${hint}`);
       }
       if (tagsV[k] === "") throw new TaggedFormatError(file, lineNo, `"${tagKey}"[${k}] is an empty string`);
+      // as a CoNLL file's tag column, which cannot hold one (and the prediction files write tags between spaces)
+      if (/\s/.test(tagsV[k])) throw new TaggedFormatError(file, lineNo, `"${tagKey}"[${k}] ${JSON.stringify(tagsV[k])} contains whitespace`);
     }
     if (tokens.length !== tagsV.length) {
       throw new TaggedFormatError(

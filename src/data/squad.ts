@@ -7,10 +7,13 @@
  *
  * `answer_start` is a character index into the context as Python counts characters (code points). v2.0's
  * unanswerable questions have `is_impossible: true` and no answers (their `plausible_answers` are kept but
- * never trained on, as the official code does). A malformed file stops with a one-line error naming the question
- * id (or the article / paragraph when there is none).
+ * never trained on, as the official code does). Each answer's text must be the context's characters from its
+ * `answer_start` on (as it is in every answer of the official dev files), and a v1.1 reader (the `squad` task)
+ * refuses v2.0's unanswerable questions. A malformed file stops with a one-line error naming the question id (or
+ * the article / paragraph when there is none).
  */
 import { readFileSync } from "node:fs";
+import { checkUtf8 } from "./delimited.js";
 import { FileFormatError } from "./format-error.js";
 import { jsonErrorMessage } from "./jsonl.js";
 
@@ -37,18 +40,23 @@ export function codePoints(s: string): string[] {
   return Array.from(s);
 }
 
-/** Reads an official SQuAD JSON file into examples, in file order; checks each answer against its context. */
-export function readSquad(file: string): SquadExample[] {
+/**
+ * Reads an official SQuAD JSON file into examples, in file order; checks each answer against its context.
+ * version "1.1": v2.0's unanswerable questions are an error (the v1.1 scorer cannot score them).
+ */
+export function readSquad(file: string, version?: "1.1" | "2.0"): SquadExample[] {
+  const buf = readFileSync(file);
+  checkUtf8(buf, (line, message) => new SquadFormatError(file, line, message));
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8").replace(/^\uFEFF/, ""));
+    raw = JSON.parse(buf.toString("utf8").replace(/^\uFEFF/, ""));
   } catch (e) {
     throw new SquadFormatError(file, undefined, `not a SQuAD JSON file (${jsonErrorMessage(e)})`);
   }
-  return parseSquad(raw, file);
+  return parseSquad(raw, file, version);
 }
 
-export function parseSquad(raw: unknown, file: string): SquadExample[] {
+export function parseSquad(raw: unknown, file: string, version?: "1.1" | "2.0"): SquadExample[] {
   const bad = (where: string, what: string): never => {
     throw new SquadFormatError(file, undefined, `${where}: ${what}`);
   };
@@ -76,6 +84,7 @@ export function parseSquad(raw: unknown, file: string): SquadExample[] {
         if (typeof q.question !== "string") bad(`question ${id}`, "no string \"question\"");
         const isImpossible = q.is_impossible === true;
         if (q.is_impossible !== undefined && typeof q.is_impossible !== "boolean") bad(`question ${id}`, "\"is_impossible\" must be true or false");
+        if (isImpossible && version === "1.1") bad(`question ${id}`, "\"is_impossible\": true (a SQuAD 2.0 question) in a SQuAD 1.1 task: use --task squad_v2");
         if (!Array.isArray(q.answers)) bad(`question ${id}`, "\"answers\" must be a list");
         const answers: SquadAnswer[] = [];
         (q.answers as unknown[]).forEach((x, k) => {
@@ -85,7 +94,13 @@ export function parseSquad(raw: unknown, file: string): SquadExample[] {
           if (typeof start !== "number" || !Number.isInteger(start) || start < 0 || start > chars.length) {
             bad(`question ${id}`, `answer ${k}: "answer_start" ${JSON.stringify(start)} is not a character index of the context`);
           }
-          answers.push({ text: an.text as string, start: start as number });
+          const text = an.text as string, end = (start as number) + codePoints(text).length;
+          if (!isImpossible) {
+            if (text.trim() === "") bad(`question ${id}`, `answer ${k} has an empty "text"`);
+            const found = chars.slice(start as number, end).join("");
+            if (found !== text) bad(`question ${id}`, `answer ${k} ${JSON.stringify(text)} is not the context's text at character ${start} (${JSON.stringify(found)})`);
+          }
+          answers.push({ text, start: start as number });
         });
         if (!isImpossible && answers.length === 0) bad(`question ${id}`, "an answerable question (no \"is_impossible\": true) without answers");
         out.push({ id, title, question: q.question as string, context, answers: isImpossible ? [] : answers, isImpossible });

@@ -274,6 +274,8 @@ function labelValue(file: string, rec: RawRecord, column: string): string | unde
     );
   }
   s = s.trim();
+  // the prediction files write a label between tabs, one row a line
+  if (/[\t\r\n]/.test(s)) throw new TableFormatError(file, rec.line, `label (column ${JSON.stringify(column)}) ${JSON.stringify(s)} contains a tab or a line break`);
   return s === "" ? undefined : s;
 }
 

@@ -67,7 +67,8 @@ export function vocabHash(tokens: readonly (string | undefined)[]): number {
 
 /** Reads a vocab.txt (one token per line, line number = id) into a list. */
 export function readVocabFile(path: string): string[] {
-  const text = readFileSync(path, "utf8");
+  // a byte-order mark (an editor's) is not part of the first token
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
   const lines = text.split("\n");
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
   // Like the Rust WordPiece reader: trailing whitespace (incl. "\r") is not part of a token.

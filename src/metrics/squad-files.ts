@@ -1,5 +1,7 @@
 /** `electra score --task squad|squad_v2`: the official scripts' scores of a predictions.json against a SQuAD file. */
 import { readFileSync } from "node:fs";
+import { checkUtf8 } from "../data/delimited.js";
+import { FileFormatError } from "../data/format-error.js";
 import { jsonErrorMessage } from "../data/jsonl.js";
 import { formatPythonJson, readSquadDataset, scoreV1, scoreV2 } from "./squad.js";
 
@@ -9,8 +11,11 @@ import { formatPythonJson, readSquadDataset, scoreV1, scoreV2 } from "./squad.js
  */
 export function scoreSquadFiles(dataFile: string, predictionsFile: string, v2: boolean): Record<string, unknown> {
   const read = (f: string, what: string): unknown => {
+    const buf = readFileSync(f);
+    // as the official scripts, which fail on it (json.load of the file as UTF-8)
+    checkUtf8(buf, (line, message) => new FileFormatError(f, line, message));
     try {
-      return JSON.parse(readFileSync(f, "utf8").replace(/^\uFEFF/, ""));
+      return JSON.parse(buf.toString("utf8").replace(/^\uFEFF/, ""));
     } catch (e) {
       throw new Error(`${f}: not a JSON ${what} (${jsonErrorMessage(e)})`);
     }

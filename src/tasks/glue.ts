@@ -41,6 +41,9 @@ export class GlueTaskOnSeam implements Task<GlueExample, SentenceFeature, Senten
     this.displayName = this.glue.displayName;
     this.mainMetric = this.glue.mainMetric;
     if (!data.dataDir) throw new Error(`${this.displayName}: give --data-dir (the GLUE data root holding ${this.glue.dir}/)`);
+    // the GLUE folder's own train / dev files are the task's; a flag naming other data would be ignored
+    const other = data.trainFile !== undefined ? "--train-file" : data.validationFile !== undefined ? "--validation-file" : data.validationSplit !== undefined ? "--validation-split" : undefined;
+    if (other) throw new Error(`${this.displayName} reads ${this.glue.dir}/ under --data-dir, not ${other}: for your own files use --task text-classification (or give only --data-dir)`);
     const lt = this.labelTask;
     this.l = { labels: [...lt.labels], regression: lt.isRegression, regressionScale: lt.isRegression ? REGRESSION_SCALE : 1 };
     this.doubleUnordered = (data.doubleUnordered ?? (this.name === "mrpc" || this.name === "stsb")) && this.glue.isPair;

@@ -67,6 +67,9 @@ export class MultipleChoiceTask implements Task<ChoiceExample, ChoiceFeature, nu
     const s = trainAndValidation(this.data.trainFile, this.read(this.data.trainFile), this.data.validationFile, (f) => this.read(f), this.data, "no validation data");
     const n = s.train.examples[0].choices.length;
     for (const sp of [s.train, s.dev]) {
+      // a file is labelled throughout or not at all (readChoices), so its first example tells
+      const first = sp.examples[0];
+      if (first && first.label === undefined) throw new Error(`${sp.name}:${first.line}: no label: a ${sp === s.train ? "training" : "validation"} file must be labelled`);
       const bad = sp.examples.find((e) => e.choices.length !== n);
       if (bad) throw new Error(`${sp.name}:${bad.line}: ${bad.choices.length} choices where the training file has ${n}`);
     }

@@ -241,7 +241,8 @@ export class SquadTask implements Task<SquadExample, SpanFeature, SpanPrediction
   private load(): void {
     if (this.train) return;
     if (!this.data.trainFile) throw new Error(`${this.name} needs --train-file FILE.json (the official SQuAD JSON)`);
-    const s = trainAndValidation(this.data.trainFile, readSquad(this.data.trainFile), this.data.validationFile, readSquad, this.data, "no validation data");
+    const read = (file: string) => readSquad(file, this.v2 ? "2.0" : "1.1");
+    const s = trainAndValidation(this.data.trainFile, read(this.data.trainFile), this.data.validationFile, read, this.data, "no validation data");
     this.train = s.train;
     this.dev = s.dev;
   }
@@ -258,7 +259,7 @@ export class SquadTask implements Task<SquadExample, SpanFeature, SpanPrediction
 
   split(name: string): Split<SquadExample> {
     const file = namedSplitFile(name, this.data, "FILE.json");
-    const examples = readSquad(file).slice(0, this.data.maxEvalExamples);
+    const examples = readSquad(file, this.v2 ? "2.0" : "1.1").slice(0, this.data.maxEvalExamples);
     return { name: file, suffix: "", examples, labelled: true };
   }
 

@@ -93,7 +93,14 @@ test("the inference commands read arguments, files and stdin and print JSON or T
   assert.equal(s.stdout.trim().split("\t").length, 4);
   const bad = run(["classify", "--model", join(dir, "classifier"), "--pairs"], "no tab here\n");
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^electra: input 1: --pairs expects/);
+  assert.match(bad.stderr, /^electra: standard input:1: --pairs expects/);
+  // a file's line is counted with its blank lines; an argument is named by its position
+  const pairsFile = join(dir, "pairs.txt");
+  writeFileSync(pairsFile, "a\tb\n\n\nc\td\ne only\n");
+  const badFile = run(["classify", "--model", join(dir, "classifier"), "--pairs", "--file", pairsFile]);
+  assert.equal(badFile.status, 1);
+  assert.equal(badFile.stderr, `electra: ${pairsFile}:5: --pairs expects "sentence A<TAB>sentence B", found 1 field(s)\n`);
+  assert.match(run(["classify", "--model", join(dir, "classifier"), "--pairs", "a\tb", "c"]).stderr, /^electra: input 2: --pairs expects/);
   // a tab or newline inside a text is escaped in TSV output: the columns stay put
   const tab = run(["classify", "--model", join(dir, "classifier"), "--format", "tsv"], "A fish\tswims \\ hides.\n");
   assert.equal(tab.status, 0, tab.stderr);
