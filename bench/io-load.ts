@@ -8,10 +8,11 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readPytorchBin, writePytorchLegacy, writePytorchZip } from "../src/io/pytorch-bin.js";
+import { readPytorchBin, writePytorchLegacy, writePytorchZip } from "../src/io/pytorch.js";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.js";
-import { readTfCheckpoint, writeTfCheckpoint } from "../src/io/tf-bundle.js";
-import { hfToTf } from "../src/io/tf-names.js";
+import { readTfCheckpoint } from "../src/io/tf/bundle.js";
+import { writeTfCheckpoint } from "../test/helpers/tf-writer.js";
+import { hfToTf } from "../src/io/tf/names.js";
 import type { TensorData } from "../src/io/tensor-data.js";
 
 const L = 12, H = 256, E = 128, F = 1024, V = 30522, P = 512, T = 2;

@@ -22,7 +22,7 @@
  * Fault tests: ELECTRA_FAULT_KILL_AFTER=N kills the process with SIGKILL just after its N-th file operation
  * here (a write, fsync, rename or removal), so that a test can stop a run between any two of them.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 
 const killAfter = Number(process.env.ELECTRA_FAULT_KILL_AFTER ?? 0);
@@ -65,6 +65,25 @@ function remove(path: string): void {
 export function writeFileDurable(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, data);
+  step();
+  commitFile(tmp, path);
+}
+
+/** Writes chunks in order to PATH.tmp-PID (no copy into one buffer: a checkpoint may be GBs), then commits it as commitFile does. */
+export function writeChunksDurable(path: string, chunks: Iterable<Uint8Array>): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, "w");
+  try {
+    for (const c of chunks) {
+      let off = 0;
+      while (off < c.byteLength) off += writeSync(fd, c, off, c.byteLength - off);
+    }
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
   step();
   commitFile(tmp, path);
 }

@@ -11,7 +11,7 @@ import { join, basename } from "node:path";
 import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
 import { newestComplete, writeFolderDurable } from "./durable.js";
-import { readPytorchBin, writePytorchZip } from "./pytorch-bin.js";
+import { readPytorchBin, writePytorchZip } from "./pytorch.js";
 import { quantizationOf, splitQuantized, withDequantized, type QuantizedWeight } from "./quantized.js";
 import { readSafetensors, serializeSafetensors } from "./safetensors.js";
 import { fromFloat32, numel, toFloat32, type TensorData } from "./tensor-data.js";

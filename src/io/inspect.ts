@@ -11,8 +11,8 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { parseSafetensors } from "./safetensors.js";
-import { detectPytorchFormat, readPytorchBin } from "./pytorch-bin.js";
-import { readTfIndex, readTfTensors, resolveTfPrefix, tfHasData } from "./tf-bundle.js";
+import { detectPytorchFormat, readPytorchBin } from "./pytorch.js";
+import { readTfIndex, readTfTensors, resolveTfPrefix, tfHasData } from "./tf/bundle.js";
 import { CheckpointError, readFileBytes, type TensorData } from "./tensor-data.js";
 
 export type CheckpointFormat = "safetensors" | "pytorch-zip" | "pytorch-legacy" | "tf-checkpoint";

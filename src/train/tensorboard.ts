@@ -7,7 +7,7 @@
  * The format, from TensorFlow's sources:
  *  - framing (tensorflow/core/lib/io/record_writer.cc): each record is uint64 length, uint32 masked CRC-32C
  *    of those 8 bytes, the data, uint32 masked CRC-32C of the data; all little-endian; mask(c) = ((c >>> 15)
- *    | (c << 17)) + 0xa282ead8 (crc32c and maskCrc of src/io/tf-bundle.ts);
+ *    | (c << 17)) + 0xa282ead8 (crc32c and maskCrc of src/io/tf/crc32c.ts);
  *  - each record is an Event (tensorflow/core/util/event.proto): double wall_time = 1; int64 step = 2;
  *    oneof { string file_version = 3; Summary summary = 5; SessionLog session_log = 7 }. The first event of
  *    a file has file_version "brain.Event:2";
@@ -24,7 +24,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { crc32c, maskCrc } from "../io/tf-bundle.js";
+import { crc32c, maskCrc } from "../io/tf/crc32c.js";
 import type { FinetuneEvent } from "./finetune.js";
 
 /** Appends the protobuf encoding of fields to a byte list. */

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { readHfFolder } from "../../src/io/hf-folder.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
 import type { TensorData } from "../../src/io/tensor-data.js";
-import { writeTfCheckpoint } from "../../src/io/tf-bundle.js";
-import { hfToTf } from "../../src/io/tf-names.js";
+import { writeTfCheckpoint } from "../helpers/tf-writer.js";
+import { hfToTf } from "../../src/io/tf/names.js";
 import { sharedPath, skipUnless } from "../helpers/paths.js";
 
 const cli = join(process.cwd(), "dist", "src", "cli", "main.js");

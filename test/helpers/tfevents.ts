@@ -4,7 +4,8 @@
  * file_version, session_log status and summary values (tag, simple_value).
  */
 import { readFileSync } from "node:fs";
-import { crc32c, maskCrc, ProtoReader } from "../../src/io/tf-bundle.js";
+import { crc32c, maskCrc } from "../../src/io/tf/crc32c.js";
+import { ProtoReader } from "../../src/io/tf/protobuf.js";
 
 export interface TfEvent {
   wallTime: number;

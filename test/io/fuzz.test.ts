@@ -8,9 +8,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildZip, readPytorchBin, serializePytorchLegacy, serializePytorchZip } from "../../src/io/pytorch-bin.js";
+import { readPytorchBin, serializePytorchLegacy, serializePytorchZip } from "../../src/io/pytorch.js";
+import { buildZip } from "../../src/io/zip.js";
 import { parseSafetensors, serializeSafetensors } from "../../src/io/safetensors.js";
-import { buildSSTable, encodeTfStrings, parseTfIndex, readSSTable, readTfTensors, snappyCompress, snappyDecompress, writeTfCheckpoint } from "../../src/io/tf-bundle.js";
+import { parseTfIndex, readTfTensors } from "../../src/io/tf/bundle.js";
+import { snappyDecompress } from "../../src/io/tf/snappy.js";
+import { readSSTable } from "../../src/io/tf/sstable.js";
+import { buildSSTable, encodeTfStrings, snappyCompress, writeTfCheckpoint } from "../helpers/tf-writer.js";
 import type { TensorData } from "../../src/io/tensor-data.js";
 import { assertCleanError, fuzz, mutate, rng, SCALE, type Tally } from "../helpers/fuzz.js";
 

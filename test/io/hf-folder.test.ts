@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exportTensors, loadIntoStore, readHfFolder, saveHfFolder, tokenizerFileNames, writeHfFolder } from "../../src/io/hf-folder.js";
-import { writePytorchLegacy } from "../../src/io/pytorch-bin.js";
+import { writePytorchLegacy } from "../../src/io/pytorch.js";
 import type { TensorData } from "../../src/io/tensor-data.js";
 import { parseConfig } from "../../src/model/config.js";
 import { createModel } from "../../src/model/electra.js";

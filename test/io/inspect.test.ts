@@ -5,9 +5,9 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectFormat, inspectTensors, inspectTensorsJsonl } from "../../src/io/inspect.js";
-import { writePytorchLegacy, writePytorchZip } from "../../src/io/pytorch-bin.js";
+import { writePytorchLegacy, writePytorchZip } from "../../src/io/pytorch.js";
 import { writeSafetensors } from "../../src/io/safetensors.js";
-import { encodeTfStrings, writeTfCheckpoint } from "../../src/io/tf-bundle.js";
+import { encodeTfStrings, writeTfCheckpoint } from "../helpers/tf-writer.js";
 import { CheckpointError, type TensorData } from "../../src/io/tensor-data.js";
 
 const FIXTURES = "../shared/reference/fixtures";

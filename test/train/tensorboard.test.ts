@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runPretrain } from "../../src/cli/pretrain.js";
 import { syntheticVocabulary, writeSyntheticCorpus } from "../../src/data/synthetic.js";
-import { crc32c, maskCrc } from "../../src/io/tf-bundle.js";
+import { crc32c, maskCrc } from "../../src/io/tf/crc32c.js";
 import type { FinetuneEvent } from "../../src/train/finetune.js";
 import { FinetuneTensorBoard, TensorBoardWriter, tfRecord } from "../../src/train/tensorboard.js";
 import { readEventFile, type TfEvent } from "../helpers/tfevents.js";

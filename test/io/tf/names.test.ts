@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readSafetensors } from "../../src/io/safetensors.js";
-import { readTfCheckpoint, readTfIndex, writeTfCheckpoint } from "../../src/io/tf-bundle.js";
-import { describeTfName, hfToTf, mapHfName, mapTfName, tfToHf, transpose2d, type ElectraPart } from "../../src/io/tf-names.js";
-import type { TensorData } from "../../src/io/tensor-data.js";
+import { readSafetensors } from "../../../src/io/safetensors.js";
+import { readTfCheckpoint, readTfIndex } from "../../../src/io/tf/bundle.js";
+import { writeTfCheckpoint } from "../../helpers/tf-writer.js";
+import { describeTfName, hfToTf, mapHfName, mapTfName, tfToHf, transpose2d, type ElectraPart } from "../../../src/io/tf/names.js";
+import type { TensorData } from "../../../src/io/tensor-data.js";
 
 const FIXTURE = "../shared/reference/fixtures/pretraining-step.safetensors";
 const BERT = "../shared/data/tf-checkpoints/bert-base-chinese-INDEX-ONLY/bert_model.ckpt";

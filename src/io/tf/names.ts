@@ -17,7 +17,7 @@
  * cls/seq_relationship/output_weights → cls.seq_relationship.weight (already [out, in]: not transposed).
  * The rules are the tables below; both directions use them.
  */
-import { DTYPE_BYTES, type TensorData } from "./tensor-data.js";
+import { DTYPE_BYTES, type TensorData } from "../tensor-data.js";
 
 export type ElectraPart = "discriminator" | "generator";
 

@@ -3,25 +3,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  buildSSTable,
-  crc32c,
-  decodeTfStrings,
-  encodeTfStrings,
-  maskCrc,
-  parseTfIndex,
-  readSSTable,
-  readTfCheckpoint,
-  readTfIndex,
-  readTfTensors,
-  snappyCompress,
-  snappyDecompress,
-  tfHasData,
-  unmaskCrc,
-  writeTfCheckpoint,
-} from "../../src/io/tf-bundle.js";
-import { CheckpointError, type TensorData, toFloat32, toInt32 } from "../../src/io/tensor-data.js";
-import { assertSameTensors } from "../helpers/tensors.js";
+import { decodeTfStrings, parseTfIndex, readTfCheckpoint, readTfIndex, readTfTensors, tfHasData } from "../../../src/io/tf/bundle.js";
+import { crc32c, maskCrc, unmaskCrc } from "../../../src/io/tf/crc32c.js";
+import { snappyDecompress } from "../../../src/io/tf/snappy.js";
+import { readSSTable } from "../../../src/io/tf/sstable.js";
+import { CheckpointError, type TensorData, toFloat32, toInt32 } from "../../../src/io/tensor-data.js";
+import { assertSameTensors } from "../../helpers/tensors.js";
+import { buildSSTable, encodeTfStrings, writeTfCheckpoint } from "../../helpers/tf-writer.js";
 
 const TF = "../shared/data/tf-checkpoints";
 const tfMissing = existsSync(TF) ? false : `${TF} is absent`;
@@ -37,34 +25,6 @@ function scalar(t: TensorData | undefined): number {
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "electra-tf-"));
 }
-
-test("CRC-32C and its mask match TensorFlow/LevelDB", () => {
-  assert.equal(crc32c(Buffer.from("123456789")), 0xe3069283);
-  assert.equal(crc32c(new Uint8Array(32)), 0x8a9136aa); // RFC 3720 B.4 test vector
-  assert.equal(crc32c(Buffer.from("6789"), crc32c(Buffer.from("12345"))), 0xe3069283, "continuation");
-  for (const c of [0, 1, 0xe3069283, 0xffffffff]) assert.equal(unmaskCrc(maskCrc(c)), c);
-});
-
-test("snappy: literals, overlapping copies, 1/2/4-byte offsets, and round trips", () => {
-  // "abcabcabca": literal "abc" then copy-1 of length 7 at offset 3 (overlapping)
-  assert.equal(Buffer.from(snappyDecompress(Uint8Array.from([10, 2 << 2, 97, 98, 99, 1 | (3 << 2), 3]))).toString(), "abcabcabca");
-  // copy-2 (offset 2 bytes) and copy-4 (offset 4 bytes)
-  assert.equal(Buffer.from(snappyDecompress(Uint8Array.from([6, 1 << 2, 120, 121, 2 | (1 << 2), 2, 0, 3 | (1 << 2), 2, 0, 0, 0]))).toString(), "xyxyxy");
-  // a literal longer than 60 bytes uses the 1-byte length form
-  const long = Buffer.alloc(100, 0x41);
-  assert.ok(Buffer.from(snappyDecompress(Uint8Array.from([100, 60 << 2, 99, ...long]))).equals(long));
-  let seed = 7;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-  const inputs = [new Uint8Array(0), Buffer.from("a"), Buffer.alloc(70000, 3), Uint8Array.from({ length: 5000 }, rnd), Buffer.from("electra/encoder/layer_0/attention/".repeat(300))];
-  for (const x of inputs) {
-    const c = snappyCompress(x);
-    assert.ok(Buffer.from(snappyDecompress(c)).equals(Buffer.from(x)));
-  }
-  assert.ok(snappyCompress(Buffer.alloc(70000, 3)).length < 4000, "repetitive input compresses");
-  assert.throws(() => snappyDecompress(Uint8Array.from([5, 1 | (3 << 2), 9])), /offset 9 .* out of range/);
-  assert.throws(() => snappyDecompress(Uint8Array.from([20, 2 << 2, 97])), /literal runs past the input/);
-  assert.throws(() => snappyDecompress(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f])), /claims/);
-});
 
 test("half_plus_two (TF1, snappy-compressed index): a = 0.5, b = 2, c = 3", { skip: tfMissing }, () => {
   const prefix = join(TF, "tfserving-saved_model_half_plus_two_cpu/variables/variables");

@@ -4,13 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  buildZip,
   readPytorchBin,
   serializePytorchLegacy,
   serializePytorchZip,
   writePytorchLegacy,
   writePytorchZip,
-} from "../../src/io/pytorch-bin.js";
+} from "../../src/io/pytorch.js";
+import { buildZip } from "../../src/io/zip.js";
 import { parseSafetensors, readSafetensors, serializeSafetensors } from "../../src/io/safetensors.js";
 import { CheckpointError, type DType, type TensorData, toFloat32 } from "../../src/io/tensor-data.js";
 import { assertSameTensors } from "../helpers/tensors.js";
