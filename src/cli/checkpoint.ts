@@ -11,7 +11,7 @@ import { readTfCheckpoint } from "../io/tf/bundle.js";
 import { tfToHf, type ElectraPart } from "../io/tf/names.js";
 import { jsonErrorMessage } from "../data/jsonl.js";
 import { parseConfig } from "../model/config.js";
-import { createModel, findArchitecture, getArchitecture } from "../model/electra.js";
+import { ALL_HEAD_PREFIXES, createModel, findArchitecture, getArchitecture } from "../model/electra.js";
 import { quantizeFolder } from "../model/quantize.js";
 import { mustExist } from "./args.js";
 
@@ -83,6 +83,9 @@ export function convert(input: string, out: string, o: ConvertOptions): { tensor
       const has = (n: string) => tensors.has(n);
       loadIntoStore(createModel(arch.name, arch.completeConfig?.(cfg, has) ?? cfg).store, tensors, { source: input });
       if (!config.architectures) config = { ...config, architectures: [arch.name] };
+    } else {
+      // no architecture to check against: the encoder at least must fit the config (any head's tensors may come along)
+      loadIntoStore(createModel("ElectraModel", cfg).store, tensors, { source: input, allowUnexpected: ALL_HEAD_PREFIXES });
     }
     const tok = o.vocab ? [o.vocab] : src.tokenizerFiles;
     writeHfFolder(out, tensors, config, { tokenizerFiles: tok, format: o.bin ? "bin" : "safetensors" });

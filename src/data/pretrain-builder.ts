@@ -604,9 +604,14 @@ export class PretrainDataLoader {
     return { epoch: this.epoch, cursor: this.cursor, rngState: this.epochState.slice(), examples: this.file.count };
   }
 
+  /** Throws unless p is a position of this loader's file (what setPosition would refuse). */
+  checkPosition(p: LoaderPosition): void {
+    if (p.examples !== this.file.count) throw new Error(`loader: the saved position is for ${p.examples} examples, the file ${this.file.path} has ${this.file.count}`);
+    if (!Number.isInteger(p.cursor) || p.cursor < 0 || p.cursor > this.file.count) throw new Error(`loader: cursor ${p.cursor} is out of range (0 to ${this.file.count})`);
+  }
+
   setPosition(p: LoaderPosition): void {
-    if (p.examples !== this.file.count) throw new Error(`loader: the saved position is for ${p.examples} examples, the file has ${this.file.count}`);
-    if (!Number.isInteger(p.cursor) || p.cursor < 0 || p.cursor > this.file.count) throw new Error(`loader: cursor ${p.cursor} is out of range`);
+    this.checkPosition(p);
     this.rng.setState(p.rngState);
     this.epochState = p.rngState.slice();
     this.drawOrder();

@@ -6,7 +6,7 @@
  * Loading into a model is strict by default: missing and unexpected keys are named in the error. The tied
  * generator_lm_head.weight may be present or absent (it is the word embedding matrix).
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, basename } from "node:path";
 import { configToJson, parseConfig, type ElectraConfig } from "../model/config.js";
 import type { ParamStore } from "../model/params.js";
@@ -57,6 +57,7 @@ export function readHfFolder(given: string, opts: ReadOptions = {}): HfFolder {
   } catch (e) {
     throw new Error(`${cfgPath} is not valid JSON: ${jsonErrorMessage(e)}`);
   }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new Error(`${cfgPath}: expected a JSON object of the model's settings, got ${raw === null ? "null" : Array.isArray(raw) ? "an array" : typeof raw}`);
   const quantization = quantizationOf(raw, cfgPath);
   if (quantization) {
     const { quantization_config: _, ...rest } = raw;
@@ -65,6 +66,7 @@ export function readHfFolder(given: string, opts: ReadOptions = {}): HfFolder {
   const config = parseConfig(raw, cfgPath);
   const st = join(dir, "model.safetensors"), bin = join(dir, "pytorch_model.bin");
   let tensors: Map<string, TensorData>, weightsFile: string;
+  for (const p of [st, bin]) if (existsSync(p) && !statSync(p).isFile()) throw new Error(`${p} is not a file`);
   if (existsSync(st)) {
     tensors = readSafetensors(st).tensors;
     weightsFile = st;
@@ -131,6 +133,8 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
   const loaded = new Set<string>(), unexpected: string[] = [];
   const problems: string[] = [], shapes: ShapeMismatch[] = [];
   for (const [key, td] of tensors) {
+    // transformers 3.x to 4.30 saved this buffer (arange(max_position_embeddings)) with the weights; it is no parameter
+    if (/(?:^|\.)embeddings\.position_ids$/.test(key) && td.dtype === "I64") continue;
     let local = key;
     if (!wanted.has(local) && wanted.has(`electra.${local}`)) local = `electra.${local}`;
     const target = wanted.get(local);
@@ -147,7 +151,10 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
       problems.push(`${key}: ${td.dtype} tensor cannot be loaded as float32`);
       continue;
     }
-    store.get(target).set(toFloat32(td));
+    const values = toFloat32(td);
+    const at = firstNonFinite(values);
+    if (at >= 0) throw new Error(`${src}: tensor ${key} holds ${values[at]} at element ${at} (of [${td.shape}]): the weights are damaged, or saved from a run that diverged`);
+    store.get(target).set(values);
     loaded.add(spec.name); // the storage, so that aliases count as loaded
   }
   const missing: string[] = [];
@@ -160,13 +167,19 @@ export function loadIntoStore(store: ParamStore, tensors: Map<string, TensorData
   const allowed = (n: string, list?: string[]) => (list ?? []).some((p) => n.startsWith(p));
   const badMissing = missing.filter((n) => !allowed(n, opts.allowMissing));
   const badUnexpected = unexpected.filter((n) => !allowed(n, opts.allowUnexpected));
-  const sizes = configDifferences(shapes, badMissing, badUnexpected);
+  const sizes = badMissing.length || badUnexpected.length || shapes.length ? configDifferences(shapes, [...wanted.keys()], [...tensors.keys()]) : [];
   if (sizes.length) problems.push(`the model's config says ${sizes.map((d) => `${d.key} ${d.config}`).join(", ")}; the weights have ${sizes.map((d) => `${d.key} ${d.weights}`).join(", ")}`);
   if (shapes.length) problems.push(`${shapes.length} tensor(s) of another shape (${listed(shapes.map((m) => `${m.key} [${m.got}] in the file, [${m.want}] in the model`))})`);
   if (badMissing.length) problems.push(`missing from ${src}: ${listed(badMissing)}`);
   if (badUnexpected.length) problems.push(`unexpected in ${src} (not part of this model): ${listed(badUnexpected)}`);
   if (problems.length) throw new Error(`cannot load ${src}: ${problems.join("; ")}`);
   return { loaded: [...loaded], missing, unexpected };
+}
+
+/** The index of the first NaN or infinity, -1 if none. */
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
 }
 
 interface ShapeMismatch {
@@ -189,11 +202,28 @@ const SIZE_AXES: [RegExp, (string | null)[]][] = [
   [/intermediate\.dense\.weight$/, ["intermediate_size", "hidden_size"]],
 ];
 
+/** The encoder layer numbers among the names ("electra.encoder.layer.3.output..." -> 3). */
+function layerNumbers(names: string[]): Set<number> {
+  const out = new Set<number>();
+  for (const n of names) {
+    const m = /(?:^|\.)encoder\.layer\.(\d+)\./.exec(n);
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
+}
+
+/** k when the set is exactly {0, ..., k-1}; null otherwise (a gap: not a whole stack of layers). */
+function stackHeight(layers: Set<number>): number | null {
+  for (let i = 0; i < layers.size; i++) if (!layers.has(i)) return null;
+  return layers.size;
+}
+
 /**
  * Reads a config/weights mismatch as the sizes that differ ("hidden_size: 256 in the config, 128 in the
- * weights"), from the tensors' shapes and from the layers present on one side only.
+ * weights"), from the tensors' shapes and from the number of encoder layers on each side (only when both
+ * are whole stacks 0..k-1 of different heights: a tensor missing from one layer is listed by name instead).
  */
-function configDifferences(shapes: ShapeMismatch[], missing: string[], unexpected: string[]): { key: string; config: number; weights: number }[] {
+function configDifferences(shapes: ShapeMismatch[], modelNames: string[], fileNames: string[]): { key: string; config: number; weights: number }[] {
   const found = new Map<string, { config: number; weights: number }>();
   for (const m of shapes) {
     const axes = SIZE_AXES.find(([re]) => re.test(m.key))?.[1];
@@ -201,13 +231,9 @@ function configDifferences(shapes: ShapeMismatch[], missing: string[], unexpecte
       if (key && m.got[i] !== m.want[i] && !found.has(key)) found.set(key, { config: m.want[i], weights: m.got[i] });
     });
   }
-  const layers = (names: string[]) => names.map((n) => /(?:^|\.)encoder\.layer\.(\d+)\./.exec(n)).filter((x) => x !== null).map((x) => Number(x![1]));
-  const onlyModel = layers(missing), onlyFile = layers(unexpected);
-  if (onlyModel.length || onlyFile.length) {
-    // layers 0..k-1 on both sides: the model has max(missing) + 1 layers or the file max(unexpected) + 1
-    const fileLayers = onlyFile.length ? Math.max(...onlyFile) + 1 : Math.min(...onlyModel);
-    const modelLayers = onlyModel.length ? Math.max(...onlyModel) + 1 : Math.min(...onlyFile);
-    if (fileLayers !== modelLayers) found.set("num_hidden_layers", { config: modelLayers, weights: fileLayers });
+  const modelLayers = stackHeight(layerNumbers(modelNames)), fileLayers = stackHeight(layerNumbers(fileNames));
+  if (modelLayers !== null && fileLayers !== null && fileLayers > 0 && modelLayers !== fileLayers) {
+    found.set("num_hidden_layers", { config: modelLayers, weights: fileLayers });
   }
   return [...found].map(([key, v]) => ({ key, ...v }));
 }

@@ -141,7 +141,10 @@ function storageBytes(s: PyStorage, where: string): { bytes: Uint8Array; numel: 
 }
 
 /** The tensor's elements as contiguous row-major bytes (a view when already contiguous and aligned). */
-function materialise(t: PyTensor, name: string, where: string, limit: number): TensorData {
+/** Bytes the copies of one file's tensors may still take (shared by all its tensors: a pickle can name one view many times). */
+interface Budget { left: number }
+
+function materialise(t: PyTensor, name: string, where: string, budget: Budget): TensorData {
   const { storage, offset, shape, stride } = t;
   const dtype = storage.dtype;
   const es = DTYPE_BYTES[dtype];
@@ -158,7 +161,10 @@ function materialise(t: PyTensor, name: string, where: string, limit: number): T
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
   if (last >= avail) bad(`view (offset ${offset}, size [${shape}], stride [${stride}]) reaches element ${last} of a ${avail}-element storage`);
-  if (n * es > limit) bad(`view of size [${shape}] would expand to ${n * es} bytes, more than this file can hold`);
+  const charge = (bytes: number): void => {
+    if (bytes > budget.left) bad(`view of size [${shape}] would expand to ${n * es} bytes, more than this file can hold (damaged or hostile file)`);
+    budget.left -= bytes;
+  };
   let contiguous = true;
   for (let i = shape.length - 1, want = 1; i >= 0; i--) {
     if (shape[i] !== 1 && stride[i] !== want) contiguous = false;
@@ -167,8 +173,11 @@ function materialise(t: PyTensor, name: string, where: string, limit: number): T
   if (contiguous) {
     const view = src.subarray(offset * es, (offset + n) * es);
     // keep views aligned to the element size so callers can map typed arrays onto them
-    return { dtype, shape: [...shape], bytes: view.byteOffset % es === 0 ? view : new Uint8Array(view) };
+    if (view.byteOffset % es === 0) return { dtype, shape: [...shape], bytes: view };
+    charge(view.byteLength);
+    return { dtype, shape: [...shape], bytes: new Uint8Array(view) };
   }
+  charge(n * es);
   const out = new Uint8Array(n * es);
   const rank = shape.length;
   const idx = new Array<number>(rank).fill(0);
@@ -197,6 +206,8 @@ function materialise(t: PyTensor, name: string, where: string, limit: number): T
  * names every tensor: dict keys and list indices joined with ".", so {"model": {"w": t}} gives "model.w".
  */
 function collectTensors(root: PyValue, where: string, limit: number): Map<string, TensorData> {
+  const budget: Budget = { left: limit };
+  const made = new Map<PyTensor, TensorData>(); // one tensor under several names (tied weights) is materialised once
   const out = new Map<string, TensorData>();
   const seen = new Set<object>();
   const todo: [string, PyValue][] = [["", root]];
@@ -207,7 +218,9 @@ function collectTensors(root: PyValue, where: string, limit: number): Map<string
     if (t) {
       const name = prefix === "" ? "tensor" : prefix;
       if (out.has(name)) throw new CheckpointError(where, `two tensors are named ${name}`);
-      out.set(name, materialise(t, name, where, limit));
+      let data = made.get(t);
+      if (!data) made.set(t, (data = materialise(t, name, where, budget)));
+      out.set(name, { ...data, shape: [...data.shape] });
       continue;
     }
     if (seen.has(v)) continue;

@@ -110,7 +110,13 @@ export function splitQuantized(tensors: Map<string, TensorData>, where: string):
     const [OC, IC] = t.shape;
     const q = new Int8Array(numel(t.shape));
     q.set(new Int8Array(t.bytes.buffer, t.bytes.byteOffset, q.length));
-    int8.set(name, { q, scale: toFloat32(s), OC, IC });
+    const bad = q.indexOf(-128);
+    if (bad >= 0) throw new Error(`${where}: ${name} holds -128 at [${Math.floor(bad / IC)}, ${bad % IC}]; int8 weights are in [-127, 127] (the file is damaged or not written by electra quantize)`);
+    const scale = toFloat32(s);
+    for (let o = 0; o < OC; o++) {
+      if (!(Number.isFinite(scale[o]) && scale[o] >= 0 && scale[o] < 1e30)) throw new Error(`${where}: ${name}${SCALE_SUFFIX}[${o}] = ${scale[o]}: a scale is a number from 0 to 1e30 (the file is damaged)`);
+    }
+    int8.set(name, { q, scale, OC, IC });
   }
   for (const name of tensors.keys()) {
     if (name.endsWith(".weight" + SCALE_SUFFIX) && !int8.has(name.slice(0, -SCALE_SUFFIX.length))) {

@@ -51,7 +51,7 @@ export function parseSafetensors(buf: Uint8Array, where = "<buffer>"): Safetenso
     }
     const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof t !== "object" || t === null) fail(where, `entry ${JSON.stringify(name)} is not an object`);
-    if (typeof t.dtype !== "string" || !(t.dtype in DTYPE_BYTES)) fail(where, `tensor ${name}: unsupported dtype ${JSON.stringify(t.dtype)}`);
+    if (typeof t.dtype !== "string" || !Object.hasOwn(DTYPE_BYTES, t.dtype)) fail(where, `tensor ${name}: unsupported dtype ${JSON.stringify(t.dtype)}`);
     const dtype = t.dtype as Exclude<DType, "STRING">;
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       fail(where, `tensor ${name}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);

@@ -89,7 +89,23 @@ export class ConfigError extends Error {
 
 /** " (too large)" for an integer past 2^53 (JSON.stringify writes it as an integer), else "". */
 function tooLarge(v: unknown): string {
-  return Number.isInteger(v) ? " (too large)" : "";
+  return Number.isInteger(v) && !Number.isSafeInteger(v) ? " (too large)" : "";
+}
+
+/**
+ * The most parameters a model may have here: sizes reach the addon as 32-bit integers. ELECTRA-Large,
+ * the largest released, has 335M; a config past this is a typo or a damaged file, refused before any allocation.
+ */
+export const MAX_PARAMETERS = 2 ** 31 - 1;
+
+/** The encoder's parameter count, plus a classifier of num_labels outputs (an upper bound of every head's). */
+export function parameterCount(c: ElectraConfig): number {
+  const E = c.embedding_size, H = c.hidden_size, I = c.intermediate_size;
+  const embeddings = (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * E + 2 * E + (E !== H ? E * H + H : 0);
+  const relative = c.position_embedding_type === "relative_key" ? (2 * c.max_position_embeddings - 1) * (H / c.num_attention_heads) : 0;
+  const layer = 4 * (H * H + H) + 2 * H + (H * I + I) + (I * H + H) + 2 * H + relative;
+  const head = H * H + H + (H + 1) * Math.max(c.num_labels, E) + 2 * E + c.vocab_size; // the largest: a classifier, or the generator's LM head
+  return embeddings + c.num_hidden_layers * layer + head;
 }
 
 /** Builds a checked config from a parsed config.json object (`where` names the source in errors). */
@@ -178,6 +194,15 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
     throw new ConfigError(`${where}: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
   }
   if (c.pad_token_id >= c.vocab_size) throw new ConfigError(`${where}: pad_token_id ${c.pad_token_id} is outside the vocabulary`);
+  if (c.id2label) {
+    const keys = Object.keys(c.id2label);
+    const bad = keys.find((k) => !/^\d+$/.test(k) || Number(k) >= keys.length);
+    if (bad !== undefined) throw new ConfigError(`${where}: id2label's keys must be the class ids 0 to ${keys.length - 1}, got ${JSON.stringify(bad)}`);
+  }
+  const n = parameterCount(c);
+  if (n > MAX_PARAMETERS) {
+    throw new ConfigError(`${where}: these sizes make a model of ${(n / 1e9).toPrecision(3)}B parameters (num_hidden_layers ${c.num_hidden_layers}, hidden_size ${c.hidden_size}, intermediate_size ${c.intermediate_size}, vocab_size ${c.vocab_size}, max_position_embeddings ${c.max_position_embeddings}, num_labels ${c.num_labels}), more than electra-ts holds (${MAX_PARAMETERS}; ELECTRA-Large has 335M)`);
+  }
   return c;
 }
 

@@ -142,6 +142,11 @@ export function readCheckpoint(dir: string, paramCount: number): { dir: string; 
   const parsed = TrainerStateSchema.safeParse(raw);
   if (!parsed.success) throw new Error(`${statePath}: ${firstIssue(parsed.error)}`);
   const state = parsed.data;
+  // what a run never writes: one optimizer update per step, never past the run's steps, a live random state
+  if (state.optimizerStep !== state.step) throw new Error(`${statePath}: optimizerStep ${state.optimizerStep} differs from step ${state.step} (one update per step): the checkpoint is damaged`);
+  if (state.step > state.run.steps) throw new Error(`${statePath}: step ${state.step} is past the run's ${state.run.steps} steps: the checkpoint is damaged`);
+  if (state.loader.cursor > state.loader.examples) throw new Error(`${statePath}: loader.cursor ${state.loader.cursor} is past the ${state.loader.examples} examples: the checkpoint is damaged`);
+  if (state.loader.rngState.every((x) => x === 0)) throw new Error(`${statePath}: loader.rngState is all zeros, which no generator state is: the checkpoint is damaged`);
   for (const [name, want] of Object.entries(state.files)) {
     const p = join(at, name);
     if (relative(at, p).startsWith("..")) throw new Error(`${statePath}: file ${name} is outside the checkpoint`);

@@ -286,7 +286,7 @@ export async function pretrain(o: PretrainOptions): Promise<{ last: MetricsRecor
   let run: RunSettings | null = null;
   const resumed = await world.agree(() => {
     run = settings();
-    return o.resume ? resumeOnLead(o, run, store, opt, ckDir, metricsPath) : null;
+    return o.resume ? resumeOnLead(o, run, store, opt, ckDir, metricsPath, (p) => loader.checkPosition(p)) : null;
   });
   if (resumed) {
     opt.step = resumed.optimizerStep;
@@ -417,12 +417,20 @@ interface Resumed {
  * Rank 0's part of --resume: every check before anything is changed (a refused resume leaves OUT as it was),
  * then the weights and Adam's moments into store and opt, the metrics file cut back to the checkpoint's step.
  */
-function resumeOnLead(o: PretrainOptions, run: RunSettings, store: RtdModel["store"], opt: AdamW, ckDir: string, metricsPath: string): Resumed {
+function resumeOnLead(
+  o: PretrainOptions, run: RunSettings, store: RtdModel["store"], opt: AdamW, ckDir: string, metricsPath: string,
+  checkLoader: (p: TrainerState["loader"]) => void,
+): Resumed {
   const ck = readCheckpoint(ckDir, store.grad.length);
   const st = ck.state;
   const changes = runChanges(st.run, run);
   const fixed = changes.filter((c) => c.fixed);
   const where = join(ck.dir, "trainer-state.json");
+  try {
+    checkLoader(st.loader);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}: the checkpoint does not fit the example file`);
+  }
   if (fixed.length) throw new Error(`--resume: ${fixed.map((c) => c.text).join("; ")} (saved in ${where} -> given now): these cannot change within a run; start a new run (--overwrite, or another --out; --init-from ${ck.dir} keeps its weights)`);
   if (st.run.ranks !== run.ranks && !o.resumeForce) {
     throw new Error(`--resume: the run was saved with ${st.run.ranks} MPI rank(s) (global batch ${st.run.ranks} x ${st.run.batchSize}) and is resumed with ${run.ranks}: resume it with ${st.run.ranks > 1 ? `mpirun -np ${st.run.ranks}` : "one process (no mpirun)"}, or give --resume-force to go on with a global batch of ${run.ranks} x ${run.batchSize}`);

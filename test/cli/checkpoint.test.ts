@@ -2,11 +2,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readHfFolder } from "../../src/io/hf-folder.js";
-import { readSafetensors } from "../../src/io/safetensors.js";
+import { readSafetensors, writeSafetensors } from "../../src/io/safetensors.js";
+import { exportTensors } from "../../src/io/hf-folder.js";
+import { parseConfig } from "../../src/model/config.js";
+import { createModel } from "../../src/model/electra.js";
 import type { TensorData } from "../../src/io/tensor-data.js";
 import { writeTfCheckpoint } from "../helpers/tf-writer.js";
 import { hfToTf } from "../../src/io/tf/names.js";
@@ -72,4 +75,18 @@ test("convert and inspect fail with one clear line on bad input", () => {
   const u = run("convert", "--bogus-flag", "a", "b");
   assert.notEqual(u.status, 0);
   assert.match(u.stderr, /unknown option '--bogus-flag'/);
+  // a config naming no architecture is still checked against the encoder: a folder that cannot load is not written
+  const small = { vocab_size: 10, embedding_size: 8, hidden_size: 16, num_attention_heads: 2, intermediate_size: 32, num_hidden_layers: 1, max_position_embeddings: 8 };
+  const model = createModel("ElectraForPreTraining", parseConfig(small));
+  writeSafetensors(join(dir, "w.safetensors"), exportTensors(model.store));
+  writeFileSync(join(dir, "wrong.json"), JSON.stringify({ ...small, hidden_size: 32 }));
+  const c = run("convert", join(dir, "w.safetensors"), join(dir, "folder"), "--config", join(dir, "wrong.json"));
+  assert.equal(c.status, 1);
+  assert.match(c.stderr, /^electra: cannot load .*w\.safetensors: the model's config says hidden_size 32; the weights have hidden_size 16/);
+  assert.equal(c.stderr.trim().split("\n").length, 1, c.stderr);
+  assert.equal(existsSync(join(dir, "folder")), false);
+  writeFileSync(join(dir, "right.json"), JSON.stringify(small));
+  const ok = run("convert", join(dir, "w.safetensors"), join(dir, "folder"), "--config", join(dir, "right.json"));
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.equal(readHfFolder(join(dir, "folder")).tensors.size, exportTensors(model.store).size);
 });

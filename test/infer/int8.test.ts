@@ -127,3 +127,69 @@ test("a folder quantized by another method is refused, not read as float32", () 
   writeFileSync(join(d, "config.json"), JSON.stringify({ ...cfg, quantization_config: { quant_method: "gptq", bits: 4 } }));
   assert.throws(() => readHfFolder(d), /quantization_config\.quant_method is "gptq"; electra-ts reads only its own "dynamic-int8" folders/);
 });
+
+test("a damaged quantized folder is refused where it is read: an int8 value of -128, a NaN, negative or huge scale", async () => {
+  const { cpSync } = await import("node:fs");
+  const { writeSafetensors } = await import("../../src/io/safetensors.js");
+  const W = "electra.encoder.layer.0.attention.self.query.weight";
+  const damaged = (name: string, edit: (t: Map<string, import("../../src/io/tensor-data.js").TensorData>) => void): string => {
+    const d = join(dir, `damaged-${name}`);
+    cpSync(join(dir, "classifier-int8"), d, { recursive: true });
+    const t = new Map(readSafetensors(join(d, "model.safetensors")).tensors);
+    edit(t);
+    writeSafetensors(join(d, "model.safetensors"), t);
+    return d;
+  };
+  const setByte = (t: Map<string, import("../../src/io/tensor-data.js").TensorData>, name: string, at: number, v: number) => {
+    const x = t.get(name)!;
+    const b = new Uint8Array(x.bytes);
+    b[at] = v;
+    t.set(name, { ...x, bytes: b });
+  };
+  const setScale = (t: Map<string, import("../../src/io/tensor-data.js").TensorData>, v: number) => {
+    const x = t.get(W + "_scale")!;
+    const f = new Float32Array(new Uint8Array(x.bytes).buffer);
+    f[3] = v;
+    t.set(W + "_scale", { ...x, bytes: new Uint8Array(f.buffer) });
+  };
+  const m128 = damaged("m128", (t) => setByte(t, W, 32 + 7, 0x80));
+  for (const dtype of ["int8", "fp32"] as const) {
+    await assert.rejects(Electra.load(m128, { threads: 1, dtype }), (e: Error) => {
+      assert.equal(e.message, `${join(m128, "model.safetensors")}: ${W} holds -128 at [1, 7]; int8 weights are in [-127, 127] (the file is damaged or not written by electra quantize)`);
+      return true;
+    });
+  }
+  for (const [name, v, shown] of [["nan", NaN, "NaN"], ["negative", -1, "-1"], ["huge", 3e38, "3.0000000054977558e+38"]] as const) {
+    const d = damaged(name, (t) => setScale(t, v));
+    await assert.rejects(Electra.load(d, { threads: 1 }), new RegExp(`model\\.safetensors: ${W.replace(/\./g, "\\.")}_scale\\[3\\] = ${shown.replace(/[.+]/g, "\\$&")}: a scale is a number from 0 to 1e30`));
+  }
+});
+
+test("a float folder: NaN or infinite weights, a config.json that is null, weights that are a directory: one line naming the file", async () => {
+  const { cpSync, mkdirSync, rmSync } = await import("node:fs");
+  const { writeSafetensors } = await import("../../src/io/safetensors.js");
+  const d = join(dir, "float-damaged");
+  cpSync(join(dir, "classifier"), d, { recursive: true });
+  const file = join(d, "model.safetensors");
+  const good = readSafetensors(file).tensors;
+  for (const v of [NaN, Infinity]) {
+    const t = new Map(good);
+    const x = t.get("classifier.dense.weight")!;
+    const f = new Float32Array(new Uint8Array(x.bytes).buffer);
+    f[5] = v;
+    t.set("classifier.dense.weight", { ...x, bytes: new Uint8Array(f.buffer) });
+    writeSafetensors(file, t);
+    await assert.rejects(Electra.load(d, { threads: 1 }), (e: Error) => {
+      assert.equal(e.message, `${file}: tensor classifier.dense.weight holds ${v} at element 5 (of [32,32]): the weights are damaged, or saved from a run that diverged`);
+      return true;
+    });
+  }
+  writeSafetensors(file, good);
+  const cfg = readFileSync(join(d, "config.json"), "utf8");
+  writeFileSync(join(d, "config.json"), "null");
+  assert.throws(() => readHfFolder(d), (e: Error) => e.message === `${join(d, "config.json")}: expected a JSON object of the model's settings, got null`);
+  writeFileSync(join(d, "config.json"), cfg);
+  rmSync(file);
+  mkdirSync(file);
+  assert.throws(() => readHfFolder(d), (e: Error) => e.message === `${file} is not a file`);
+});

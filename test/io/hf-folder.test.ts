@@ -59,6 +59,10 @@ test("strict loading names missing and unexpected keys and shape mismatches", ()
   const cls = createModel("classifier", cfg);
   assert.throws(() => loadIntoStore(cls.store, t, { source: "disc.safetensors" }), (e: Error) =>
     /missing from disc\.safetensors: classifier\.dense\.weight/.test(e.message) && /unexpected in disc\.safetensors.*discriminator_predictions\.dense\.weight/.test(e.message));
+  // the position_ids buffer older transformers saved beside the weights is no parameter: skipped
+  const withIds = new Map(t);
+  withIds.set("electra.embeddings.position_ids", { dtype: "I64", shape: [1, 16], bytes: new Uint8Array(new BigInt64Array(16).map((_, i) => BigInt(i)).buffer) });
+  assert.doesNotThrow(() => loadIntoStore(disc.store, withIds));
   // fine-tuning from a discriminator: the new head may be missing, the old head ignored
   const r = loadIntoStore(cls.store, t, { allowMissing: ["classifier."], allowUnexpected: ["discriminator_predictions."] });
   assert.ok(r.missing.includes("classifier.out_proj.weight"));
@@ -82,6 +86,14 @@ test("a config that does not fit the weights is one line naming the sizes that d
   oneLine({ intermediate_size: 48, embedding_size: 4 }, /config says embedding_size 4, intermediate_size 48; the weights have embedding_size 8, intermediate_size 32;/);
   oneLine({ num_hidden_layers: 3 }, /config says num_hidden_layers 3; the weights have num_hidden_layers 2; missing from w\.safetensors: electra\.encoder\.layer\.2\..* and \d+ more$/);
   oneLine({ num_hidden_layers: 1 }, /config says num_hidden_layers 1; the weights have num_hidden_layers 2; unexpected in w\.safetensors \(not part of this model\): electra\.encoder\.layer\.1\./);
+  // one tensor gone from the top layer: named, and no layer count is made up (both sides have layers 0 and 1)
+  const holed = new Map(weights);
+  holed.delete("electra.encoder.layer.1.attention.self.query.weight");
+  const same = createModel("discriminator", cfg);
+  assert.throws(() => loadIntoStore(same.store, holed, { source: "w.safetensors" }), (e: Error) => {
+    assert.equal(e.message, "cannot load w.safetensors: missing from w.safetensors: electra.encoder.layer.1.attention.self.query.weight");
+    return true;
+  });
 });
 
 test("bare ElectraModel keys (no electra. prefix), F16 weights and pytorch_model.bin load", () => {

@@ -336,6 +336,20 @@ test("damaged views and storages give clear errors", () => {
   assert.deepEqual([...toFloat32(ok.get("b") as TensorData)], [3, 4]);
 });
 
+test("stride-0 views: one is materialised once under many names, and all of a file's copies share one budget", () => {
+  // a 16M-element broadcast of one float (64 MiB, the budget of a small file), memoised and named 60 times
+  const bcast = [...rebuild("FloatStorage", "0", 1, 0, [16 << 20], [0]), 0x71, 1]; // BINPUT 1
+  const one = new Uint8Array(Float32Array.from([2.5]).buffer);
+  const named = (n: number): [string, number[]][] => Array.from({ length: n }, (_, i) => [`t${i}`, i === 0 ? bcast : [0x68, 1]]); // BINGET 1
+  const m = readPytorchBin(stateZip(named(60), [["0", one]]), "test.bin");
+  assert.equal(m.size, 60);
+  assert.equal(m.get("t0")?.bytes, m.get("t59")?.bytes, "the same bytes, not 60 copies");
+  assert.deepEqual(m.get("t59")?.shape, [16 << 20]);
+  // two distinct broadcasts of 64 MiB each: the second is past the file's budget
+  const two: [string, number[]][] = [["a", rebuild("FloatStorage", "0", 1, 0, [16 << 20], [0])], ["b", rebuild("FloatStorage", "0", 1, 0, [16 << 20], [0])]];
+  rejects(stateZip(two, [["0", one]]), /tensor b: view of size \[16777216\] would expand to 67108864 bytes, more than this file can hold/);
+});
+
 test("damaged zip and legacy files give clear errors", () => {
   const m = sampleTensors();
   const zip = Buffer.from(serializePytorchZip(m));

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { ConfigError, parseConfig } from "../../src/model/config.js";
+import { ConfigError, MAX_PARAMETERS, parameterCount, parseConfig } from "../../src/model/config.js";
 import { createModel, RunContext } from "../../src/model/electra.js";
 import { crossEntropyLoss } from "../../src/model/losses.js";
 import { initParams } from "../../src/model/params.js";
@@ -36,6 +36,25 @@ test("unknown config keys are rejected, known Hugging Face ones are not", () => 
   assert.throws(() => parseConfig({ vocab_size: -1 }), /vocab_size must be a positive integer/);
   assert.throws(() => parseConfig({ model_type: "bert" }), /expected "electra"/);
   assert.throws(() => parseConfig([]), /not a JSON object/);
+});
+
+test("sizes past what a model can hold are refused before any allocation, naming the sizes; messages say what is wrong", () => {
+  // the count bounds every head's model from above, closely
+  for (const raw of [{}, { embedding_size: 64, hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 2 }, { position_embedding_type: "relative_key", num_labels: 9 }]) {
+    const c = parseConfig(raw);
+    for (const kind of ["discriminator", "generator", "classifier"] as const) {
+      const size = createModel(kind, c).store.size;
+      assert.ok(parameterCount(c) >= size && parameterCount(c) < 1.05 * size, `${kind} ${JSON.stringify(raw)}: ${parameterCount(c)} vs ${size}`);
+    }
+  }
+  assert.throws(() => parseConfig({ num_hidden_layers: 1000000 }, "c.json"), (e: Error) =>
+    e instanceof ConfigError && /^c\.json: these sizes make a model of \d+(\.\d+)?B parameters \(num_hidden_layers 1000000, .*\), more than electra-ts holds/.test(e.message));
+  assert.throws(() => parseConfig({ intermediate_size: 2000000000 }), /B parameters .*intermediate_size 2000000000/);
+  assert.throws(() => parseConfig({ num_labels: 2 ** 40 }), /B parameters .*num_labels 1099511627776/);
+  assert.ok(parameterCount(parseConfig({ hidden_size: 1024, num_attention_heads: 16, intermediate_size: 4096, num_hidden_layers: 24, embedding_size: 1024 })) < MAX_PARAMETERS, "ELECTRA-Large fits");
+  assert.throws(() => parseConfig({ hidden_size: -128 }), (e: Error) => e.message === "config: hidden_size must be a positive integer, got -128");
+  assert.throws(() => parseConfig({ hidden_size: 2 ** 60 }), /got 1152921504606847000 \(too large\)$/);
+  assert.throws(() => parseConfig({ id2label: { 5: "neg", 7: "pos" } }), /id2label's keys must be the class ids 0 to 1, got "5"/);
 });
 
 test("position_embedding_type: absolute (default) and relative_key, which declares a distance table per layer", () => {

@@ -161,6 +161,27 @@ test("refusals: a fresh start over a run, a resume with changed options or witho
   oneLine(go(["--resume"]), /trainer-state\.json: optimizerStep: /);
   writeFileSync(state, before.subarray(0, 100));
   oneLine(go(["--resume"]), /trainer-state\.json is not valid JSON .*: the checkpoint is damaged/);
+  // counters a run never writes, and a loader position for another example file: refused, and refused before
+  // metrics.jsonl is cut back (a line past the checkpoint, as a kill after step 13 leaves, must survive)
+  const edit = (f: (st: { step: number; optimizerStep: number; loader: { cursor: number; examples: number; rngState: number[] } }) => void) => {
+    const st = JSON.parse(before.toString());
+    f(st);
+    writeFileSync(state, JSON.stringify(st));
+  };
+  const metricsFile = join(out, "metrics.jsonl");
+  const lines = readFileSync(metricsFile, "utf8");
+  const extra = lines + lines.trim().split("\n").at(-1)!.replace(/"step":\s*12/, '"step":13') + "\n";
+  writeFileSync(metricsFile, extra);
+  edit((st) => (st.step = 5));
+  oneLine(go(["--resume"]), /trainer-state\.json: optimizerStep 12 differs from step 5 \(one update per step\): the checkpoint is damaged/);
+  edit((st) => (st.step = st.optimizerStep = 100));
+  oneLine(go(["--resume"]), /trainer-state\.json: step 100 is past the run's 12 steps: the checkpoint is damaged/);
+  edit((st) => (st.loader.rngState = [0, 0, 0, 0]));
+  oneLine(go(["--resume"]), /trainer-state\.json: loader\.rngState is all zeros/);
+  edit((st) => (st.loader.examples = st.loader.cursor + 1000));
+  oneLine(go(["--resume"]), /trainer-state\.json: loader: the saved position is for \d+ examples, the file .*examples\.bin has \d+: the checkpoint does not fit the example file/);
+  assert.equal(readFileSync(metricsFile, "utf8"), extra, "a refused resume changed metrics.jsonl");
+  writeFileSync(metricsFile, lines);
   writeFileSync(state, before);
   // forced: the changes are listed and the run continues from the saved step
   const forced = go(["--resume", "--resume-force"], ["--steps", "14"]);

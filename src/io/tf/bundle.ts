@@ -218,6 +218,7 @@ export function parseTfIndex(buf: Uint8Array, indexPath: string, prefix = indexP
     }
     if (!sawHeader) fail("no header entry (empty key): not a TensorBundle index");
     if (index.numShards < 1 && index.entries.length) fail(`header says ${index.numShards} data shards`);
+    if (index.numShards > 99999) fail(`header says ${index.numShards} data shards; shard names have five digits (at most 99999)`);
     for (const e of index.entries) {
       if (e.slices === 0 && e.shardId >= index.numShards) fail(`entry ${e.name}: shard ${e.shardId} of ${index.numShards}`);
     }
@@ -235,7 +236,8 @@ export function readTfIndex(prefixOrIndexPath: string): TfIndex {
 
 /** True when at least one data shard of the index exists (false: an index-only checkpoint). */
 export function tfHasData(index: TfIndex): boolean {
-  for (let s = 0; s < index.numShards; s++) if (existsSync(shardPath(index.prefix, s, index.numShards))) return true;
+  const used = new Set(index.entries.filter((e) => e.slices === 0).map((e) => e.shardId));
+  for (const s of used) if (existsSync(shardPath(index.prefix, s, index.numShards))) return true;
   return false;
 }
 

@@ -214,6 +214,9 @@ test("damaged indexes give clear errors", () => {
     // no header entry
     expectError(at(buildSSTable([[Buffer.from("a"), entryProto(1, [1], 0, 4, 0)]])), /ck\.index/, /no header entry/);
     expectError(() => readTfIndex(join(dir, "nothing")), /nothing\.index/, /no such file/);
+    // a header claiming 2^32 shards (inspect used to look for each of them on disk)
+    const huge = Uint8Array.from([0x08, 0x80, 0x80, 0x80, 0x80, 0x10, 0x1a, 0x02, 0x08, 0x01]);
+    expectError(at(buildSSTable([[new Uint8Array(0), huge], [Buffer.from("a"), entryProto(1, [1], 0, 4, 0)]])), /ck\.index/, /header says 4294967296 data shards; shard names have five digits/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
