@@ -201,7 +201,7 @@ export function parseConfig(raw: unknown, where = "config"): ElectraConfig {
   }
   const n = parameterCount(c);
   if (n > MAX_PARAMETERS) {
-    throw new ConfigError(`${where}: these sizes make a model of ${(n / 1e9).toPrecision(3)}B parameters (num_hidden_layers ${c.num_hidden_layers}, hidden_size ${c.hidden_size}, intermediate_size ${c.intermediate_size}, vocab_size ${c.vocab_size}, max_position_embeddings ${c.max_position_embeddings}, num_labels ${c.num_labels}), more than electra-ts holds (${MAX_PARAMETERS}; ELECTRA-Large has 335M)`);
+    throw new ConfigError(`${where}: these sizes make a model of ${(n / 1e9).toFixed(2)} billion parameters (num_hidden_layers ${c.num_hidden_layers}, hidden_size ${c.hidden_size}, intermediate_size ${c.intermediate_size}, vocab_size ${c.vocab_size}, max_position_embeddings ${c.max_position_embeddings}, num_labels ${c.num_labels}), more than electra-ts holds (${MAX_PARAMETERS}; ELECTRA-Large has 335M)`);
   }
   return c;
 }

@@ -48,9 +48,9 @@ test("sizes past what a model can hold are refused before any allocation, naming
     }
   }
   assert.throws(() => parseConfig({ num_hidden_layers: 1000000 }, "c.json"), (e: Error) =>
-    e instanceof ConfigError && /^c\.json: these sizes make a model of \d+(\.\d+)?B parameters \(num_hidden_layers 1000000, .*\), more than electra-ts holds/.test(e.message));
-  assert.throws(() => parseConfig({ intermediate_size: 2000000000 }), /B parameters .*intermediate_size 2000000000/);
-  assert.throws(() => parseConfig({ num_labels: 2 ** 40 }), /B parameters .*num_labels 1099511627776/);
+    e instanceof ConfigError && /^c\.json: these sizes make a model of \d+\.\d\d billion parameters \(num_hidden_layers 1000000, .*\), more than electra-ts holds/.test(e.message));
+  assert.throws(() => parseConfig({ intermediate_size: 2000000000 }), /billion parameters .*intermediate_size 2000000000/);
+  assert.throws(() => parseConfig({ num_labels: 2 ** 40 }), /billion parameters .*num_labels 1099511627776/);
   assert.ok(parameterCount(parseConfig({ hidden_size: 1024, num_attention_heads: 16, intermediate_size: 4096, num_hidden_layers: 24, embedding_size: 1024 })) < MAX_PARAMETERS, "ELECTRA-Large fits");
   assert.throws(() => parseConfig({ hidden_size: -128 }), (e: Error) => e.message === "config: hidden_size must be a positive integer, got -128");
   assert.throws(() => parseConfig({ hidden_size: 2 ** 60 }), /got 1152921504606847000 \(too large\)$/);
