@@ -112,6 +112,8 @@ export interface Task<Ex = unknown, F extends Feature = Feature, P = unknown> {
   scoreFile?(predictionsFile: string, dataFile?: string): Record<string, unknown>;
   /** hyperparameters and options the task reports in metrics.json */
   describe(): Record<string, unknown>;
+  /** What the data suggest is a mistake but is not an error (fine-tuning prints each as a warning once the data are read). */
+  dataWarnings?(): string[];
 }
 
 /** Where a task's data comes from (the `finetune` / `evaluate` / `predict` options). */

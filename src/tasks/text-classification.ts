@@ -103,6 +103,17 @@ export class TextClassificationTask implements Task<FileRow, SentenceFeature, Se
     return { name: file, suffix: "", examples, labelled: examples.length > 0 && examples.every((r) => r.label !== undefined) };
   }
 
+  dataWarnings(): string[] {
+    const l = this.labels();
+    if (l.regression || !this.dev) return [];
+    const unseen = new Map<string, number>();
+    for (const r of this.dev.examples) if (r.label !== undefined && !l.labels.includes(r.label)) unseen.set(r.label, (unseen.get(r.label) ?? 0) + 1);
+    if (!unseen.size) return [];
+    const n = [...unseen.values()].reduce((a, b) => a + b, 0);
+    const names = [...unseen.keys()].slice(0, 5).map((x) => JSON.stringify(x)).join(", ") + (unseen.size > 5 ? ` and ${unseen.size - 5} more` : "");
+    return [`${this.dev.name}: ${n} of ${this.dev.examples.length} validation row(s) have a label the training data never has (${names}): the model cannot predict it, so they are scored as wrong`];
+  }
+
   modelConfig(base: ElectraConfig, head?: string): ElectraConfig {
     return classifierConfig(base, this.labels(), (head ?? "hf") as ClassifierHead);
   }

@@ -194,6 +194,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   if (unk > UNK_WARNING_FRACTION) {
     o.onEvent?.({ kind: "warning", message: `${(100 * unk).toFixed(1)}% of the training tokens are [UNK]: the vocabulary ${tokenizer.source} does not fit this text (lowercasing, language?)` });
   }
+  for (const message of task.dataWarnings?.() ?? []) o.onEvent?.({ kind: "warning", message });
   const padId = tokenizer.padId;
 
   // model: the starting point's encoder, a fresh head

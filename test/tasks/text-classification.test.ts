@@ -157,6 +157,15 @@ test("a vocabulary that does not fit the model is an error; a text that is mostl
   assert.ok(w && w.kind === "warning" && /^\d+\.\d% of the training tokens are \[UNK\]/.test(w.message), JSON.stringify(w));
 });
 
+test("validation labels the training file never has: a warning with the count and the labels, no error", { skip: noData }, async () => {
+  const dev = join(tmp, "dev-unseen.csv");
+  writeFileSync(dev, csv(6) + "100,so-so,meh\n101,fine i guess,meh\n102,what,huh\n");
+  const events: FinetuneEvent[] = [];
+  await finetune({ task: "text-classification", trainFile: join(tmp, "train.csv"), validationFile: dev, config: tinyConfig, vocab: VOCAB, out: join(tmp, "unseen"), maxSteps: 1, maxSeqLength: 32, onEvent: (e) => events.push(e) });
+  const w = events.filter((e) => e.kind === "warning").map((e) => (e as { message: string }).message);
+  assert.deepEqual(w, [`${dev}: 3 of 9 validation row(s) have a label the training data never has ("meh", "huh"): the model cannot predict it, so they are scored as wrong`]);
+});
+
 test("macro F1 as sklearn computes it", () => {
   // sklearn.metrics.f1_score(["a","a","b","c"], ["a","b","b","a"], average="macro") = (0.5 + 0.6667 + 0) / 3
   assert.ok(Math.abs(macroF1(["a", "b", "b", "a"], ["a", "a", "b", "c"]) - (0.5 + 2 / 3 + 0) / 3) < 1e-12);
