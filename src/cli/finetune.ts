@@ -42,6 +42,7 @@ export interface FinetuneCliOptions extends DataCliOptions {
   config?: string;
   vocab?: string;
   out: string;
+  overwrite?: boolean;
   epochs?: number;
   seed: number;
   seeds?: number[];
@@ -155,7 +156,7 @@ export async function runFinetune(o: FinetuneCliOptions, quiet = false): Promise
     seeds: o.seeds && o.seeds.length ? o.seeds : [o.seed], epochs: o.epochs, lr: o.lr, batchSize: o.batchSize, evalBatchSize: o.evalBatchSize,
     maxSeqLength: o.maxSeqLength, layerDecay: o.layerDecay, weightDecay: o.weightDecay, warmupProportion: o.warmupProportion, head: o.head,
     maxTrainExamples: o.maxTrainExamples, maxEvalExamples: o.maxEvalExamples, maxSteps: o.maxSteps, doubleUnordered: o.doubleUnordered,
-    biasCorrection: o.biasCorrection, onEvent: tb ? (e) => { report(e); tb.onEvent(e); } : report,
+    biasCorrection: o.biasCorrection, overwrite: o.overwrite, onEvent: tb ? (e) => { report(e); tb.onEvent(e); } : report,
   }).finally(() => tb?.close());
 }
 
@@ -191,6 +192,7 @@ export function finetuneCommand(): Command {
     .option("--config <name|file>", `start from random weights: preset (${Object.keys(PRESETS).join(", ")}) or a config.json (needs --vocab) (default: none; then --model is needed)`)
     .option("--vocab <file>", "vocab.txt or tokenizer.json (default: the model folder's)")
     .requiredOption("--out <dir>", "output folder: metrics.json, dev_predictions.tsv (.txt for token tasks), model/")
+    .option("--overwrite", "replace the run a previous finetune left in --out (default: refuse)")
     .option("--epochs <n>", "training epochs (default: 3; 10 for RTE and STS-B, as configure_finetuning.py)", num)
     .option("--seed <n>", "random seed (data order, dropout, head init, --validation-split)", int, 1)
     .option("--seeds <list>", "comma-separated seeds: one fine-tuning per seed, the median reported (overrides --seed) (default: only --seed)", intList)

@@ -257,6 +257,7 @@ async function demoFinetune(out: string, vocab: string, seed: number, train: num
   const common = {
     task: "text-classification", trainFile: join(dataDir, "train.tsv"), validationFile: join(dataDir, "dev.tsv"), textColumn: "sentence", labelColumn: "label",
     seeds: [...DEMO.seeds], onEvent: progressReporter("generated task", false),
+    overwrite: true, // the demo checked OUT itself (empty, or --overwrite)
   };
   const pre = await finetune({ ...common, model: disc, out: join(out, "finetuned") });
   const rnd = await finetune({ ...common, config: join(disc, "config.json"), vocab, out: join(out, "finetuned-from-random"), saveModel: false });

@@ -19,7 +19,7 @@
  * broadcast; the dev set is predicted in shards and gathered, so every rank scores and keeps the same best epoch;
  * rank 0 alone writes OUT.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { getWorld } from "../core/mpi.js";
 import { Rng } from "../core/rng.js";
@@ -75,6 +75,8 @@ export interface FinetuneOptions extends DataOptions {
   clipNorm?: number;
   /** write OUT/model (default true) */
   saveModel?: boolean;
+  /** replace what a previous run left in `out` (metrics.json, model/); without it such a folder is an error */
+  overwrite?: boolean;
   onEvent?: (e: FinetuneEvent) => void;
 }
 
@@ -157,6 +159,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   check(!!o.model !== !!o.config, "give either --model DIR (a Hugging Face folder) or --config NAME with --vocab FILE (random weights)");
   check(!(o.config && !o.vocab), "--config needs --vocab FILE (random weights need a vocabulary)");
   const start = o.model ? pretrainedStart(o.model, o.vocab) : randomStart(o.config!, o.vocab!);
+  const previous = ["metrics.json", "model", "seeds"].filter((f) => existsSync(join(o.out, f)));
+  check(!previous.length || !!o.overwrite, `${o.out} already holds a fine-tuning run (${previous.join(", ")}): give --overwrite to replace it, or another --out`);
 
   // data first: a bad file fails before anything is built
   const t0 = performance.now();

@@ -174,12 +174,18 @@ test("JSONL token data, a bad tag column and malformed files give one-line error
   const out = join(tmp, "tok-jsonl");
   const r = await runFinetune({ ...base, task: "token-classification", trainFile: train, validationFile: dev, out, epochs: 1, maxSeqLength: 32 }, true);
   assert.equal(r.train_examples, 3);
+  // a second run into the same --out is refused before anything is read, unless --overwrite
+  const again = { ...base, task: "token-classification", trainFile: train, validationFile: dev, out, epochs: 1, maxSeqLength: 32 };
+  const before = readFileSync(join(out, "metrics.json"), "utf8");
+  await assert.rejects(runFinetune(again, true), (e: Error) => e.message === `${out} already holds a fine-tuning run (metrics.json, model): give --overwrite to replace it, or another --out`);
+  assert.equal(readFileSync(join(out, "metrics.json"), "utf8"), before);
+  assert.equal((await runFinetune({ ...again, overwrite: true }, true)).train_examples, 3);
   const bad = join(tmp, "bad.jsonl");
   writeFileSync(bad, rows[0] + "\n" + '{"tokens": ["a", "b"], "tags": ["O"]}\n');
-  await assert.rejects(runFinetune({ ...base, task: "ner", trainFile: bad, validationFile: dev, out, epochs: 1 }, true), /bad\.jsonl:2: /);
+  await assert.rejects(runFinetune({ ...base, task: "ner", trainFile: bad, validationFile: dev, out: join(tmp, "tok-bad"), epochs: 1 }, true), /bad\.jsonl:2: /);
   const badConll = join(tmp, "bad.txt");
   writeFileSync(badConll, "EU NNP B-ORG\nrejects VBZ O\ncalls O\n");
-  await assert.rejects(runFinetune({ ...base, task: "ner", trainFile: badConll, validationSplit: 0.5, out, epochs: 1 }, true), /bad\.txt:3: /);
+  await assert.rejects(runFinetune({ ...base, task: "ner", trainFile: badConll, validationSplit: 0.5, out: join(tmp, "tok-bad"), epochs: 1 }, true), /bad\.txt:3: /);
 });
 
 test("NER inference: entities with character offsets, every aggregation, the ner command's data, and POST /ner", { skip: noData }, async () => {
