@@ -10,7 +10,7 @@
  *     NAME/byteorder       "little" (torch >= 2.1; absent before: little-endian)
  *     NAME/.data/serialization_id, NAME/.format_version ... (newer torch; ignored)
  *   Entries are stored, data 64-byte aligned, CRC-32 checked (the zip layout: ./zip.ts).
-   Persistent id in data.pkl: ('storage', torch.FloatStorage, KEY, 'cpu', NUMEL), NUMEL elements.
+ *   Persistent id in data.pkl: ('storage', torch.FloatStorage, KEY, 'cpu', NUMEL), NUMEL elements.
  *
  * ── Format 2: the legacy stream (torch < 1.6, or _use_new_zipfile_serialization=False) ─────────
  *   five pickles back to back, then the raw storages:
@@ -123,7 +123,7 @@ function torchHooks(persistentLoad: ((pid: PyValue) => PyValue) | null): PickleH
 
 // ───────────────────────────────────────── tensors ─────────────────────────────────────────
 
-/** Upper bound on bytes a single view may expand to (stride-0 broadcasts); guards against damaged sizes. */
+/** The bytes all of a file's tensor copies (stride-0 broadcasts, strided or misaligned views) may take together; guards against damaged sizes. */
 function expansionLimit(fileBytes: number): number {
   return Math.max(4 * fileBytes, 64 << 20);
 }
@@ -140,10 +140,10 @@ function storageBytes(s: PyStorage, where: string): { bytes: Uint8Array; numel: 
   return { bytes: s.bytes, numel: s.numel };
 }
 
-/** The tensor's elements as contiguous row-major bytes (a view when already contiguous and aligned). */
 /** Bytes the copies of one file's tensors may still take (shared by all its tensors: a pickle can name one view many times). */
 interface Budget { left: number }
 
+/** The tensor's elements as contiguous row-major bytes (a view when already contiguous and aligned; copies charged to budget). */
 function materialise(t: PyTensor, name: string, where: string, budget: Budget): TensorData {
   const { storage, offset, shape, stride } = t;
   const dtype = storage.dtype;
